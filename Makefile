@@ -1,0 +1,47 @@
+# The lineage dashboard's two commands (see README): `make run` and `make test`. `make bench` measures the sync.
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements-installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: setup run test lint bench clean
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+
+run: setup
+	$(BIN)/python manage.py bootstrap
+	@echo "Lineage dashboard: http://$(HOST):$(PORT)/  (Ctrl-C stops the server and its scheduler)"
+	@trap 'kill 0' EXIT INT TERM; \
+	if [ -n "$$REDIS_URL" ]; then \
+	  $(BIN)/celery -A lineage_site worker --beat --loglevel INFO --concurrency 2 & \
+	else \
+	  $(BIN)/python manage.py run_scheduler & \
+	fi; \
+	$(BIN)/gunicorn lineage_site.wsgi --bind $(HOST):$(PORT) --workers 2 --timeout 120 --access-logfile -
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python manage.py bench_mlflow
+
+clean:
+	rm -rf $(VENV) var

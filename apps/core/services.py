@@ -1,0 +1,235 @@
+"""Writes owned by ``core``: the life of a ``SyncRun`` and the one service every sync entry point calls."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core import registry
+from apps.core.errors import AppError, SyncAlreadyRunning, SyncError
+from apps.core.models import SyncRun
+
+logger = logging.getLogger(__name__)
+
+
+def syncrun_reap_stale(*, kind: str | None = None, source_id: int | None = None) -> int:
+    """Mark active syncs whose heartbeat is stale as failed ("worker died"). Returns how many were released."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
+    qs = SyncRun.objects.filter(status__in=SyncRun.ACTIVE)
+    if kind is not None:
+        qs = qs.filter(kind=kind)
+    if source_id is not None:
+        qs = qs.filter(source_id=source_id)
+    stale_running = qs.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+    # A queued sync nobody picked up within a day is released too: its worker or scheduler is not running.
+    stale_queued = qs.filter(status=SyncRun.Status.QUEUED, created_at__lt=timezone.now() - timedelta(days=1))
+    now = timezone.now()
+    released = stale_running.update(
+        status=SyncRun.Status.FAILED,
+        finished_at=now,
+        error="Worker died: no heartbeat for "
+        f"{settings.SYNC_STALE_AFTER_SECONDS} s. Data mirrored before it is intact; the next sync resumes from there.",
+    )
+    released += stale_queued.update(
+        status=SyncRun.Status.FAILED,
+        finished_at=now,
+        error="Never started: no worker or scheduler picked this sync up within a day. Start `make run` "
+        "(or a Celery worker with REDIS_URL) and sync again.",
+    )
+    return released
+
+
+def _active_message(kind: str, source_name: str) -> SyncAlreadyRunning:
+    active = SyncRun.objects.filter(kind=kind, source_name=source_name, status__in=SyncRun.ACTIVE).first()
+    since = f" since {active.created_at:%Y-%m-%d %H:%M:%S} UTC" if active else ""
+    return SyncAlreadyRunning(
+        f"A sync of {kind} source '{source_name}' is already {active.status if active else 'running'}{since}.",
+        hint="Wait for it to finish; if its worker died it is released automatically "
+        f"after {settings.SYNC_STALE_AFTER_SECONDS // 60} minutes without a heartbeat.",
+    )
+
+
+def syncrun_begin(
+    *,
+    source: registry.SourceRef,
+    full: bool = False,
+    trigger: str = SyncRun.Trigger.COMMAND,
+    requested_by: str = "",
+    queued: bool = False,
+) -> SyncRun:
+    """Create the ``SyncRun`` for a new sync, running (or queued). Refuses a second active sync of the source."""
+    syncrun_reap_stale(kind=source.kind, source_id=source.id)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(
+                kind=source.kind,
+                source_id=source.id,
+                source_name=source.name,
+                full=full,
+                trigger=trigger,
+                requested_by=requested_by,
+                status=SyncRun.Status.QUEUED if queued else SyncRun.Status.RUNNING,
+                started_at=None if queued else now,
+                heartbeat_at=now,
+            )
+    except IntegrityError:
+        raise _active_message(source.kind, source.name) from None
+
+
+def syncrun_claim(syncrun_id: int) -> SyncRun | None:
+    """Move a queued sync to running. Returns None when it is not queued any more (another worker took it)."""
+    now = timezone.now()
+    claimed = SyncRun.objects.filter(pk=syncrun_id, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    return SyncRun.objects.get(pk=syncrun_id) if claimed else None
+
+
+def syncrun_progress(
+    syncrun: SyncRun, *, done: int, total: int, phase: str = "", counts: dict[str, int] | None = None
+) -> None:
+    """Record progress and beat the heart, in a short transaction of its own (never inside a batch)."""
+    fields: dict[str, Any] = {
+        "progress_done": max(0, done),
+        "progress_total": max(0, total),
+        "heartbeat_at": timezone.now(),
+    }
+    if phase:
+        fields["phase"] = phase[:100]
+    if counts is not None:
+        fields["counts"] = counts
+    SyncRun.objects.filter(pk=syncrun.pk).update(**fields)
+
+
+def _finish(syncrun: SyncRun, **fields: Any) -> SyncRun:
+    fields.setdefault("finished_at", timezone.now())
+    SyncRun.objects.filter(pk=syncrun.pk).update(**fields)
+    syncrun.refresh_from_db()
+    return syncrun
+
+
+def sync_source(
+    *,
+    kind: str,
+    source_id: int,
+    full: bool = False,
+    trigger: str = SyncRun.Trigger.COMMAND,
+    requested_by: str = "",
+    syncrun_id: int | None = None,
+    on_progress: registry.Progress | None = None,
+) -> SyncRun:
+    """Run one sync of one source and return its finished ``SyncRun`` (succeeded or failed).
+
+    Every entry point calls this: the management commands, the Celery tasks, the scheduler. With ``syncrun_id`` it
+    runs a queued sync (returns it unchanged if someone else already took it). Refuses (``SyncAlreadyRunning``) a
+    second sync of a source while one is active. A failure is recorded on the ``SyncRun``, never raised: the data
+    mirrored before stays as it was because each batch is its own transaction and watermarks advance only on success.
+    """
+    source_kind = registry.source_kind(kind)
+    source = next((s for s in source_kind.list_sources() if s.id == source_id), None)
+    if syncrun_id is not None:
+        claimed = syncrun_claim(syncrun_id)
+        if claimed is None:
+            return SyncRun.objects.get(pk=syncrun_id)
+        syncrun = claimed
+        full = syncrun.full
+        if source is None:
+            return _finish(syncrun, status=SyncRun.Status.FAILED, error="The source was deleted before the sync ran.")
+    else:
+        if source is None:
+            raise SyncError(f"No {kind} source with id {source_id}.")
+        syncrun = syncrun_begin(source=source, full=full, trigger=trigger, requested_by=requested_by)
+
+    def progress(*, done: int, total: int, phase: str = "", counts: dict[str, int] | None = None) -> None:
+        syncrun_progress(syncrun, done=done, total=total, phase=phase, counts=counts)
+        if on_progress is not None:
+            on_progress(done=done, total=total, phase=phase, counts=counts)
+
+    started = timezone.now()
+    try:
+        counts = source_kind.sync(source_id, full=full, progress=progress)
+    except AppError as exc:
+        logger.warning("%s sync of %s failed: %s", kind, syncrun.source_name, exc)
+        syncrun = _finish(syncrun, status=SyncRun.Status.FAILED, error=str(exc))
+    except Exception as exc:  # an unexpected failure still ends the SyncRun, with the trace in the log
+        logger.exception("%s sync of %s failed unexpectedly", kind, syncrun.source_name)
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        syncrun = _finish(
+            syncrun,
+            status=SyncRun.Status.FAILED,
+            error=f"Unexpected error: {last}. Data mirrored before is intact; see the server log for details.",
+        )
+    else:
+        elapsed = (timezone.now() - started).total_seconds()
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v) or "no changes"
+        syncrun = _finish(
+            syncrun,
+            status=SyncRun.Status.SUCCEEDED,
+            counts=counts,
+            message=f"{summary} in {elapsed:.1f} s",
+            progress_done=syncrun.progress_total or 1,
+        )
+    for hook in registry.post_sync_hooks():
+        try:
+            hook(syncrun)
+        except Exception:  # a hook's failure must not turn a finished sync into an unfinished one
+            logger.exception("post-sync hook %r failed for sync %s", hook, syncrun.pk)
+    return syncrun
+
+
+def sync_queue(
+    *, kind: str, source_id: int, full: bool = False, trigger: str = SyncRun.Trigger.BUTTON, requested_by: str = ""
+) -> SyncRun:
+    """Queue a sync without running it (the "Sync now" button). A Celery worker runs it when ``REDIS_URL`` is set;
+    otherwise the scheduler process started by ``make run`` picks it up. Refuses a second active sync."""
+    from apps.core.tasks import run_queued_sync
+
+    source_kind = registry.source_kind(kind)
+    source = next((s for s in source_kind.list_sources() if s.id == source_id), None)
+    if source is None:
+        raise SyncError(f"No {kind} source with id {source_id}.")
+    syncrun = syncrun_begin(source=source, full=full, trigger=trigger, requested_by=requested_by, queued=True)
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(lambda: run_queued_sync.delay(syncrun.pk))
+    return syncrun
+
+
+def sync_run_queued(*, limit: int = 10) -> list[SyncRun]:
+    """Run the queued syncs, oldest first (the embedded scheduler's job). Returns the syncs it ran."""
+    syncrun_reap_stale()
+    ran = []
+    for pk, kind, source_id in (
+        SyncRun.objects.filter(status=SyncRun.Status.QUEUED)
+        .order_by("created_at")
+        .values_list("pk", "kind", "source_id")[:limit]
+    ):
+        ran.append(sync_source(kind=kind, source_id=source_id, syncrun_id=pk))
+    return ran
+
+
+def sync_all(
+    *, full: bool = False, trigger: str = SyncRun.Trigger.COMMAND, kinds: list[str] | None = None
+) -> list[SyncRun]:
+    """Sync every enabled source of every kind (or of ``kinds``), one after another; a source whose sync is already
+    active is skipped. Returns the finished syncs."""
+    done: list[SyncRun] = []
+    for name, source_kind in registry.source_kinds().items():
+        if kinds and name not in kinds:
+            continue
+        if source_kind.ensure_defaults is not None:
+            source_kind.ensure_defaults()
+        for source in source_kind.list_sources():
+            if not source.enabled:
+                continue
+            try:
+                done.append(sync_source(kind=name, source_id=source.id, full=full, trigger=trigger))
+            except SyncAlreadyRunning as exc:
+                logger.info("%s", exc)
+    return done

@@ -1,0 +1,293 @@
+"""The one place that imports ``mlflow``: MLflow's own client for stores the product does not read directly
+(``http(s)://`` tracking servers and other URIs), for metric histories, and for registry writes.
+
+``import mlflow`` costs ~3 s and ~200 MB, so it happens inside these functions, never at Django start-up.
+Every function returns plain records and turns MLflow's failures into ``SyncError`` with what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from apps.core.errors import SyncError
+from apps.mlflow_sync.records import (
+    ExperimentRecord,
+    InputRecord,
+    ModelVersionRecord,
+    RegisteredModelRecord,
+    RunRecord,
+    logged_model_id_from_source,
+)
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+# MLflow's client reads credentials and HTTP settings from the process environment on every request, so a sync that
+# sets a source's credentials holds this lock until it is done: two sources never see each other's secrets.
+_ENV_LOCK = threading.RLock()
+_CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+PAGE_SIZE = 1000
+
+
+@contextmanager
+def mlflow_environment(*, username: str = "", password: str = "", token: str = "", timeout: int = 30) -> Iterator[None]:
+    """Set the credentials and HTTP limits MLflow's client reads from the environment, under a process-wide lock, and
+    restore the previous values afterwards. A down server fails fast instead of retrying for minutes."""
+    wanted = {
+        "MLFLOW_TRACKING_USERNAME": username,
+        "MLFLOW_TRACKING_PASSWORD": password,
+        "MLFLOW_TRACKING_TOKEN": token,
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    }
+    with _ENV_LOCK:
+        saved: dict[str, str | None] = {k: os.environ.get(k) for k in (*wanted, "MLFLOW_REGISTRY_URI")}
+        try:
+            # The source's registry URI is always passed explicitly; an ambient one would override every source.
+            os.environ.pop("MLFLOW_REGISTRY_URI", None)
+            for key, value in wanted.items():
+                if value:
+                    os.environ[key] = value
+                else:
+                    os.environ.pop(key, None)
+            yield
+        finally:
+            for key, old in saved.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+
+
+def make_client(tracking_uri: str, registry_uri: str = "") -> MlflowClient:
+    """An ``MlflowClient`` for one source, with its registry URI given explicitly."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+
+
+def translate_error(exc: Exception, uri: str) -> SyncError:
+    """Say what an MLflow client failure means for the user, and what to do."""
+    text = str(exc)
+    low = text.lower()
+    first = text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
+    if "401" in low or "unauthenticated" in low or "unauthorized" in low or "403" in low or "permission_denied" in low:
+        return SyncError(
+            f"The MLflow server at {uri} refused the credentials ({first}).",
+            hint="Check the source's username/password (or token) variables and their values in the environment.",
+        )
+    if "timed out" in low or "timeout" in low:
+        return SyncError(
+            f"The MLflow server at {uri} did not answer in time ({first}).",
+            hint="The server may be overloaded; sync again later. Runs mirrored so far are kept.",
+        )
+    if "connection" in low or "max retries" in low or "refused" in low or "name or service" in low:
+        return SyncError(
+            f"Cannot reach the MLflow server at {uri} ({first}).",
+            hint="Check that the tracking server is running and the URI is right, then sync again.",
+        )
+    if "unsupported" in low and "revision" in low or "database schema" in low or "alembic" in low:
+        return SyncError(
+            f"MLflow's client refuses the store at {uri}: {first}",
+            hint="Point this source at that store's `mlflow server` over http.",
+        )
+    return SyncError(f"MLflow reported an error for {uri}: {first}", hint="Check the source and sync again.")
+
+
+def _guard(uri: str, fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except SyncError:
+        raise
+    except Exception as exc:  # MLflow raises MlflowException, requests errors and sqlalchemy errors alike
+        raise translate_error(exc, uri) from exc
+
+
+def _paged(call: Callable[[str | None], Any]) -> Iterator[Any]:
+    token: str | None = None
+    while True:
+        page = call(token)
+        yield from page
+        token = getattr(page, "token", None)
+        if not token:
+            return
+
+
+def _experiment(e: Any) -> ExperimentRecord:
+    return ExperimentRecord(
+        experiment_id=str(e.experiment_id),
+        name=e.name,
+        artifact_location=e.artifact_location or "",
+        lifecycle_stage=e.lifecycle_stage or "active",
+        creation_time=e.creation_time,
+        last_update_time=e.last_update_time,
+        tags=dict(e.tags or {}),
+    )
+
+
+def _run(r: Any) -> RunRecord:
+    info, data = r.info, r.data
+    inputs = []
+    for ds_input in getattr(r.inputs, "dataset_inputs", None) or []:
+        ds = ds_input.dataset
+        tags = {t.key: t.value for t in ds_input.tags or []}
+        inputs.append(
+            InputRecord(
+                name=ds.name,
+                digest=ds.digest,
+                source_type=ds.source_type or "",
+                source=ds.source or "",
+                context=tags.get("mlflow.data.context", ""),
+                tags=tags,
+            )
+        )
+    metrics: dict[str, tuple[float | None, int, int | None]] = {}
+    for m in getattr(data, "_metric_objs", None) or []:
+        value = None if m.value != m.value else float(m.value)  # NaN
+        metrics[m.key] = (value, int(m.step or 0), m.timestamp)
+    if not metrics:
+        metrics = {k: (None if v != v else float(v), 0, None) for k, v in (data.metrics or {}).items()}
+    return RunRecord(
+        run_id=info.run_id,
+        experiment_id=str(info.experiment_id),
+        name=info.run_name or "",
+        status=info.status,
+        start_time=info.start_time,
+        end_time=info.end_time,
+        user_id=info.user_id or "",
+        lifecycle_stage=info.lifecycle_stage or "active",
+        artifact_uri=info.artifact_uri or "",
+        params=dict(data.params or {}),
+        metrics=metrics,
+        tags=dict(data.tags or {}),
+        inputs=inputs,
+    )
+
+
+def client_experiments(client: MlflowClient, uri: str) -> list[ExperimentRecord]:
+    """Every experiment, deleted ones included."""
+    from mlflow.entities import ViewType
+
+    return _guard(
+        uri,
+        lambda: [
+            _experiment(e)
+            for e in _paged(
+                lambda t: client.search_experiments(view_type=ViewType.ALL, max_results=PAGE_SIZE, page_token=t)
+            )
+        ],
+    )
+
+
+def client_runs(
+    client: MlflowClient, uri: str, experiment_ids: list[str], *, filter_string: str = "", workers: int = 4
+) -> Iterator[list[RunRecord]]:
+    """Runs of the experiments (deleted ones included) matching ``filter_string``, listed in parallel per experiment,
+    yielded a page at a time as pages arrive."""
+    from mlflow.entities import ViewType
+
+    def one_experiment(exp_id: str) -> list[list[RunRecord]]:
+        pages = []
+        token: str | None = None
+        while True:
+            page = client.search_runs(
+                [exp_id],
+                filter_string=filter_string,
+                run_view_type=ViewType.ALL,
+                max_results=PAGE_SIZE,
+                page_token=token,
+            )
+            pages.append([_run(r) for r in page])
+            token = page.token
+            if not token:
+                return pages
+
+    if not experiment_ids:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(experiment_ids)))) as pool:
+        futures = [pool.submit(one_experiment, e) for e in experiment_ids]
+        try:
+            for future in as_completed(futures):
+                yield from _guard(uri, future.result)
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _versions_page(client: MlflowClient, name: str) -> Callable[[str | None], Any]:
+    escaped = name.replace("'", "\\'")
+
+    def page(token: str | None) -> Any:
+        return client.search_model_versions(f"name='{escaped}'", max_results=PAGE_SIZE, page_token=token)
+
+    return page
+
+
+def client_registry(client: MlflowClient, uri: str) -> list[RegisteredModelRecord]:
+    """Every registered model with tags, aliases (from ``get_registered_model``: search results leave them empty)
+    and versions with their tags and their logged model's tags."""
+
+    def read() -> list[RegisteredModelRecord]:
+        models = []
+        for rm in _paged(lambda t: client.search_registered_models(max_results=PAGE_SIZE, page_token=t)):
+            full = client.get_registered_model(rm.name)
+            aliases = {a: int(v) for a, v in (full.aliases or {}).items()}
+            record = RegisteredModelRecord(
+                name=rm.name,
+                description=rm.description or "",
+                creation_time=rm.creation_timestamp,
+                last_updated_time=rm.last_updated_timestamp,
+                tags=dict(rm.tags or {}),
+                aliases=aliases,
+            )
+            for mv in _paged(_versions_page(client, rm.name)):
+                model_id = getattr(mv, "model_id", None) or logged_model_id_from_source(mv.source or "")
+                logged_tags: dict[str, str] = {}
+                if model_id:
+                    try:
+                        logged_tags = dict(client.get_logged_model(model_id).tags or {})
+                    except Exception:  # a version can outlive its logged model; its tags are then unknown
+                        logged_tags = {}
+                version = int(mv.version)
+                record.versions.append(
+                    ModelVersionRecord(
+                        name=rm.name,
+                        version=version,
+                        run_id=mv.run_id or "",
+                        source=mv.source or "",
+                        status=mv.status or "",
+                        status_message=mv.status_message or "",
+                        stage=mv.current_stage or "None",
+                        description=mv.description or "",
+                        user_id=mv.user_id or "",
+                        run_link=mv.run_link or "",
+                        creation_time=mv.creation_timestamp,
+                        last_updated_time=mv.last_updated_timestamp,
+                        tags=dict(mv.tags or {}),
+                        aliases=sorted(a for a, v in aliases.items() if v == version),
+                        model_id=model_id or "",
+                        logged_model_tags=logged_tags,
+                    )
+                )
+            record.versions.sort(key=lambda v: v.version)
+            models.append(record)
+        return models
+
+    return _guard(uri, read)
+
+
+def client_metric_history(client: MlflowClient, uri: str, run_id: str, key: str) -> list[tuple[int, int, float | None]]:
+    """Every logged value of one metric as (step, timestamp ms, value or None for NaN)."""
+    return _guard(
+        uri,
+        lambda: [
+            (int(m.step), int(m.timestamp), None if m.value != m.value else float(m.value))
+            for m in client.get_metric_history(run_id, key)
+        ],
+    )

@@ -1,0 +1,267 @@
+"""The mirror of MLflow: sources, experiments, runs (with params, latest metrics, tags, dataset inputs),
+registered models and model versions. MLflow stays the source of truth; these rows are what the last sync saw."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+SOURCE_NAME_VALIDATOR = RegexValidator(
+    r"^[A-Za-z0-9._-]{1,200}$", "Use up to 200 characters of letters, digits, '.', '_' and '-'."
+)
+ENV_NAME_VALIDATOR = RegexValidator(
+    r"^[A-Za-z_][A-Za-z0-9_]*$", "An environment variable name, such as MLFLOW_PROD_PASSWORD."
+)
+
+SQL_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2", "postgresql+psycopg", "postgres")
+HTTP_SCHEMES = ("http", "https")
+
+
+def uri_scheme(uri: str) -> str:
+    return urlparse(uri).scheme.lower()
+
+
+class MlflowSource(models.Model):
+    """An MLflow tracking server (and its model registry). Credentials are referenced by environment-variable name
+    only; the values are read from the environment of the process that syncs, never stored."""
+
+    name = models.CharField(max_length=200, unique=True, validators=[SOURCE_NAME_VALIDATOR])
+    tracking_uri = models.CharField(
+        max_length=1000, help_text="sqlite:////abs/path/mlflow.db, postgresql://user@host/db or http(s)://host:port"
+    )
+    registry_uri = models.CharField(max_length=1000, blank=True, help_text="Blank: the same as the tracking URI.")
+    username_env = models.CharField(
+        "username variable",
+        max_length=100,
+        blank=True,
+        validators=[ENV_NAME_VALIDATOR],
+        help_text="Name of the environment variable holding the user name (basic auth, or the database user).",
+    )
+    password_env = models.CharField(
+        "password variable",
+        max_length=100,
+        blank=True,
+        validators=[ENV_NAME_VALIDATOR],
+        help_text="Name of the environment variable holding the password.",
+    )
+    token_env = models.CharField(
+        "token variable",
+        max_length=100,
+        blank=True,
+        validators=[ENV_NAME_VALIDATOR],
+        help_text="Name of the environment variable holding a bearer token.",
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Watermarks and counters of the incremental sync; written only when a sync succeeds.
+    sync_state = models.JSONField(default=dict, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "MLflow source"
+        permissions = [("sync_mlflowsource", "Can start a sync of an MLflow source")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_registry_uri(self) -> str:
+        return self.registry_uri or self.tracking_uri
+
+    @property
+    def is_sql(self) -> bool:
+        return uri_scheme(self.tracking_uri) in SQL_SCHEMES
+
+    def clean(self) -> None:
+        from apps.mlflow_sync.uris import validate_tracking_uri
+
+        errors: dict[str, Any] = {}
+        for field in ("tracking_uri", "registry_uri"):
+            value = getattr(self, field)
+            if value:
+                try:
+                    validate_tracking_uri(value)
+                except ValidationError as exc:
+                    errors[field] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+
+
+class Experiment(models.Model):
+    source = models.ForeignKey(MlflowSource, on_delete=models.CASCADE, related_name="experiments")
+    workspace = models.CharField(max_length=63, default="default")
+    experiment_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=500)
+    artifact_location = models.TextField(blank=True)
+    lifecycle_stage = models.CharField(max_length=32, default="active")
+    creation_time = models.DateTimeField(null=True, blank=True)
+    last_update_time = models.DateTimeField(null=True, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    deleted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "workspace", "experiment_id"], name="mlflow_experiment_natural_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Run(models.Model):
+    """One MLflow run. Params, latest metrics and tags are kept as JSON maps on the row so a run is one row to
+    upsert; ``metric_steps`` holds each latest metric's step and timestamp."""
+
+    class Status(models.TextChoices):
+        RUNNING = "RUNNING"
+        SCHEDULED = "SCHEDULED"
+        FINISHED = "FINISHED"
+        FAILED = "FAILED"
+        KILLED = "KILLED"
+
+    source = models.ForeignKey(MlflowSource, on_delete=models.CASCADE, related_name="runs")
+    run_id = models.CharField(max_length=64)
+    experiment = models.ForeignKey(Experiment, on_delete=models.SET_NULL, null=True, related_name="runs")
+    name = models.CharField(max_length=250, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.FINISHED)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    user_id = models.CharField(max_length=256, blank=True)
+    lifecycle_stage = models.CharField(max_length=32, default="active")
+    artifact_uri = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    metric_steps = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    git_commit = models.CharField(max_length=64, blank=True, db_index=True)
+    git_branch = models.CharField(max_length=250, blank=True)
+    git_repo_url = models.TextField(blank=True)
+    source_name = models.TextField(blank=True)
+    parent_run_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # What the sync compares to find runs that changed after they finished (see sqlstore.run_probes).
+    probe = models.CharField(max_length=200, blank=True)
+    deleted = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start_time"]
+        constraints = [models.UniqueConstraint(fields=["source", "run_id"], name="mlflow_run_natural_key")]
+        indexes = [
+            models.Index(fields=["source", "-start_time"], name="mlflow_run_start_idx"),
+            models.Index(fields=["experiment", "-start_time"], name="mlflow_run_exp_start_idx"),
+            models.Index(fields=["run_id"], name="mlflow_run_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.run_id
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.start_time and self.end_time:
+            return (self.end_time - self.start_time).total_seconds()
+        return None
+
+
+class DatasetInput(models.Model):
+    """A dataset a run logged with ``mlflow.log_input``: the digest and source the lineage join compares with DVC."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="dataset_inputs")
+    name = models.CharField(max_length=500)
+    digest = models.CharField(max_length=64, db_index=True)
+    source_type = models.CharField(max_length=64, blank=True)
+    source = models.TextField(blank=True)
+    context = models.CharField(max_length=255, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.digest})"
+
+
+class MetricHistory(models.Model):
+    """A metric's full history, fetched on demand for a chart and cached until the run's latest value moves."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_histories")
+    key = models.CharField(max_length=250)
+    points = models.JSONField(default=list)  # [[step, timestamp_ms, value], ...]
+    latest_marker = models.CharField(max_length=100, blank=True)
+    fetched_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="mlflow_metric_history_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} of run {self.run_id}"
+
+
+class RegisteredModel(models.Model):
+    source = models.ForeignKey(MlflowSource, on_delete=models.CASCADE, related_name="registered_models")
+    workspace = models.CharField(max_length=63, default="default")
+    name = models.CharField(max_length=256)
+    description = models.TextField(blank=True)
+    creation_time = models.DateTimeField(null=True, blank=True)
+    last_updated_time = models.DateTimeField(null=True, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    aliases = models.JSONField(default=dict, blank=True)  # {alias: version}
+    deleted = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "workspace", "name"], name="mlflow_registered_model_natural_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelVersion(models.Model):
+    class Stage(models.TextChoices):
+        NONE = "None"
+        STAGING = "Staging"
+        PRODUCTION = "Production"
+        ARCHIVED = "Archived"
+
+    source = models.ForeignKey(MlflowSource, on_delete=models.CASCADE, related_name="model_versions")
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    mlflow_run_id = models.CharField("run id", max_length=64, blank=True, db_index=True)
+    run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="model_versions")
+    artifact_source = models.TextField(blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    status_message = models.TextField(blank=True)
+    stage = models.CharField(max_length=20, default=Stage.NONE)
+    aliases = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    description = models.TextField(blank=True)
+    user_id = models.CharField(max_length=256, blank=True)
+    run_link = models.TextField(blank=True)
+    creation_time = models.DateTimeField(null=True, blank=True)
+    last_updated_time = models.DateTimeField(null=True, blank=True)
+    logged_model_id = models.CharField(max_length=64, blank=True, db_index=True)
+    logged_model_tags = models.JSONField(default=dict, blank=True)
+    deleted = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["model__name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["model", "version"], name="mlflow_model_version_natural_key")]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} v{self.version}"
+
+    @property
+    def git_dirty(self) -> bool | None:
+        value = self.logged_model_tags.get("mlflow.source.git.dirty")
+        return None if value is None else str(value).lower() == "true"

@@ -1,0 +1,174 @@
+"""Reads of the MLflow mirror for pages, search and the apps above."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, F, FloatField, Prefetch, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+
+from apps.mlflow_sync.filters import Clause, parse_filter
+from apps.mlflow_sync.models import Experiment, MlflowSource, ModelVersion, RegisteredModel, Run
+
+_ATTRIBUTE_FIELDS = {
+    "status": "status",
+    "run_name": "name",
+    "name": "name",
+    "user_id": "user_id",
+    "user": "user_id",
+    "run_id": "run_id",
+    "git_commit": "git_commit",
+    "git_branch": "git_branch",
+}
+_LOOKUPS = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "LIKE": "contains", "ILIKE": "icontains"}
+SORTABLE = {"start_time": "start_time", "end_time": "end_time", "name": "name", "status": "status", "user": "user_id"}
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    source: int | None = None
+    experiment: int | None = None
+    status: str = ""
+    text: str = ""
+    filter: str = ""
+    order: str = "-start_time"
+    include_deleted: bool = False
+
+
+def _apply_clause(qs: QuerySet[Run], n: int, clause: Clause) -> QuerySet[Run]:
+    if clause.scope == "attributes":
+        field = _ATTRIBUTE_FIELDS[clause.key]
+        value: object = clause.value
+    else:
+        field = f"_f{n}"
+        expr = KeyTextTransform(clause.key, clause.scope)
+        if clause.scope == "metrics":
+            qs = qs.alias(**{field: Cast(expr, FloatField())})
+            value = float(clause.value)
+        else:
+            qs = qs.alias(**{field: expr})
+            value = clause.value
+    if clause.op == "!=":
+        return qs.exclude(**{field: value})
+    return qs.filter(**{f"{field}__{_LOOKUPS[clause.op]}": value})
+
+
+def run_list(query: RunQuery) -> QuerySet[Run]:
+    """Runs matching the query, ordered; raises ``FilterError`` for a filter that does not parse.
+
+    ``order`` is an attribute (``start_time``, ``name``…) or ``metrics.KEY`` / ``params.KEY``, with ``-`` for
+    descending; runs without that metric sort last."""
+    qs = Run.objects.select_related("experiment", "source")
+    if not query.include_deleted:
+        qs = qs.filter(deleted=False)
+    if query.source:
+        qs = qs.filter(source_id=query.source)
+    if query.experiment:
+        qs = qs.filter(experiment_id=query.experiment)
+    if query.status:
+        qs = qs.filter(status=query.status)
+    if query.text:
+        text = query.text.strip()
+        qs = qs.filter(
+            Q(name__icontains=text) | Q(run_id__startswith=text.lower()) | Q(git_commit__startswith=text.lower())
+        )
+    for n, clause in enumerate(parse_filter(query.filter) if query.filter else []):
+        qs = _apply_clause(qs, n, clause)
+    desc = query.order.startswith("-")
+    key = query.order.lstrip("-")
+    if key.startswith(("metrics.", "params.")):
+        scope, _, name = key.partition(".")
+        expr = KeyTextTransform(name, scope)
+        sort = Cast(expr, FloatField()) if scope == "metrics" else expr
+        qs = qs.alias(_sort=sort)
+        ordering = F("_sort").desc(nulls_last=True) if desc else F("_sort").asc(nulls_last=True)
+        return qs.order_by(ordering, "-start_time", "pk")
+    field = SORTABLE.get(key, "start_time")
+    return qs.order_by(F(field).desc(nulls_last=True) if desc else F(field).asc(nulls_last=True), "pk")
+
+
+def run_get(pk: int) -> Run:
+    return Run.objects.select_related("experiment", "source").get(pk=pk)
+
+
+def run_model_versions(run: Run) -> QuerySet[ModelVersion]:
+    """Model versions registered from this run (the registry may live in the same source only)."""
+    return (
+        ModelVersion.objects.filter(source=run.source, mlflow_run_id=run.run_id)
+        .select_related("model")
+        .order_by("model__name", "version")
+    )
+
+
+def run_children(run: Run) -> QuerySet[Run]:
+    return Run.objects.filter(source=run.source, parent_run_id=run.run_id).order_by("start_time")
+
+
+def run_parent(run: Run) -> Run | None:
+    if not run.parent_run_id:
+        return None
+    return Run.objects.filter(source=run.source, run_id=run.parent_run_id).first()
+
+
+def experiment_list() -> QuerySet[Experiment]:
+    """Experiments with their live run counts, active ones first."""
+    return (
+        Experiment.objects.select_related("source")
+        .annotate(run_count=Count("runs", filter=Q(runs__deleted=False)))
+        .order_by("deleted", "source__name", "name")
+    )
+
+
+def source_list() -> QuerySet[MlflowSource]:
+    return MlflowSource.objects.order_by("name")
+
+
+def model_list(*, include_deleted: bool = False) -> QuerySet[RegisteredModel]:
+    """Registered models with their live version counts."""
+    qs = RegisteredModel.objects.select_related("source").annotate(
+        version_count=Count("versions", filter=Q(versions__deleted=False))
+    )
+    if not include_deleted:
+        qs = qs.filter(deleted=False)
+    return qs.order_by("name", "source__name")
+
+
+def model_get(pk: int) -> RegisteredModel:
+    versions = ModelVersion.objects.select_related("run").order_by("-version")
+    return (
+        RegisteredModel.objects.select_related("source")
+        .prefetch_related(Prefetch("versions", queryset=versions))
+        .get(pk=pk)
+    )
+
+
+def model_version_get(pk: int) -> ModelVersion:
+    return ModelVersion.objects.select_related("model", "run", "source", "run__experiment").get(pk=pk)
+
+
+def run_search(text: str, limit: int) -> list[Run]:
+    text = text.strip()
+    qs = (
+        Run.objects.select_related("experiment")
+        .filter(deleted=False)
+        .filter(Q(run_id__startswith=text.lower()) | Q(name__icontains=text) | Q(git_commit__startswith=text.lower()))
+    )
+    return list(qs.order_by("-start_time")[:limit])
+
+
+def model_search(text: str, limit: int) -> list[RegisteredModel]:
+    return list(RegisteredModel.objects.filter(deleted=False, name__icontains=text.strip()).order_by("name")[:limit])
+
+
+def experiment_search(text: str, limit: int) -> list[Experiment]:
+    return list(Experiment.objects.filter(name__icontains=text.strip()).order_by("name")[:limit])
+
+
+def mirror_counts() -> dict[str, int]:
+    return {
+        "runs": Run.objects.filter(deleted=False).count(),
+        "experiments": Experiment.objects.filter(deleted=False).count(),
+        "models": RegisteredModel.objects.filter(deleted=False).count(),
+        "versions": ModelVersion.objects.filter(deleted=False).count(),
+    }

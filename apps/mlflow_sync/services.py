@@ -1,0 +1,554 @@
+"""Writes of the MLflow mirror: adding sources and syncing them.
+
+One service (``mlflow_source_sync``) backs every entry point: ``manage.py sync_mlflow``, the Celery task, the
+scheduler and the "Sync now" button, all through ``apps.core.services.sync_source``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from apps.core.errors import SourceError, SyncError
+from apps.core.registry import Progress
+from apps.mlflow_sync import client as mlflow_client
+from apps.mlflow_sync.models import (
+    SQL_SCHEMES,
+    DatasetInput,
+    Experiment,
+    MetricHistory,
+    MlflowSource,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    uri_scheme,
+)
+from apps.mlflow_sync.records import ExperimentRecord, RegisteredModelRecord, RunRecord
+from apps.mlflow_sync.sqlstore import SqlStore
+
+RUN_UPDATE_FIELDS = [
+    "experiment",
+    "name",
+    "status",
+    "start_time",
+    "end_time",
+    "user_id",
+    "lifecycle_stage",
+    "artifact_uri",
+    "params",
+    "metrics",
+    "metric_steps",
+    "tags",
+    "git_commit",
+    "git_branch",
+    "git_repo_url",
+    "source_name",
+    "parent_run_id",
+    "probe",
+    "deleted",
+    "synced_at",
+]
+
+
+def _ms(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+# --- sources ------------------------------------------------------------------------------------------------------
+def mlflow_source_add(
+    *,
+    name: str,
+    tracking_uri: str,
+    registry_uri: str = "",
+    username_env: str = "",
+    password_env: str = "",
+    token_env: str = "",
+) -> tuple[MlflowSource, bool]:
+    """Add an MLflow source and return it with ``created``. The same name and URI again changes nothing; the same
+    name with another URI is refused, as are bad names, unsupported URIs and ``sqlite:`` files that do not exist."""
+    existing = MlflowSource.objects.filter(name=name).first()
+    if existing is not None:
+        if existing.tracking_uri == tracking_uri:
+            return existing, False
+        raise SourceError(
+            f"An MLflow source named '{name}' already exists with tracking URI {existing.tracking_uri}.",
+            hint="Choose another name, or change the existing source in the admin.",
+        )
+    source = MlflowSource(
+        name=name,
+        tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
+        username_env=username_env or "",
+        password_env=password_env or "",
+        token_env=token_env or "",
+    )
+    try:
+        source.full_clean()
+    except ValidationError as exc:
+        raise SourceError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+    source.save()
+    return source, True
+
+
+def mlflow_source_ensure_default() -> MlflowSource | None:
+    """Add the source named by ``MLFLOW_TRACKING_URI`` in the environment (as "default") unless a source with that
+    URI exists. Returns it, or None when the variable is unset or names a store that cannot be added."""
+    uri = settings.MLFLOW_DEFAULT_SOURCE_URI
+    if not uri:
+        return None
+    found = MlflowSource.objects.filter(tracking_uri=uri).first()
+    if found is not None:
+        return found
+    name = "default" if not MlflowSource.objects.filter(name="default").exists() else "env-default"
+    try:
+        return mlflow_source_add(name=name, tracking_uri=uri)[0]
+    except SourceError:
+        return None
+
+
+def _credentials(source: MlflowSource) -> dict[str, str]:
+    """The source's secrets, read from the environment by the variable names it stores. A named variable that is
+    unset is an error: syncing without the credentials would fail later with a vaguer message."""
+    values = {}
+    for field, key in (("username_env", "username"), ("password_env", "password"), ("token_env", "token")):
+        var = getattr(source, field)
+        if var:
+            if var not in os.environ:
+                raise SyncError(
+                    f"Source '{source.name}' takes its {key} from ${var}, which is not set in this process.",
+                    hint=f"Set {var} in the environment of the web server, worker and scheduler.",
+                )
+            values[key] = os.environ[var]
+    return values
+
+
+# --- writing records --------------------------------------------------------------------------------------------
+def _upsert_experiments(source: MlflowSource, records: list[ExperimentRecord]) -> dict[str, int]:
+    objs = [
+        Experiment(
+            source=source,
+            workspace=r.workspace,
+            experiment_id=r.experiment_id,
+            name=r.name,
+            artifact_location=r.artifact_location,
+            lifecycle_stage=r.lifecycle_stage,
+            creation_time=_ms(r.creation_time),
+            last_update_time=_ms(r.last_update_time),
+            tags=r.tags,
+            deleted=r.lifecycle_stage == "deleted",
+        )
+        for r in records
+    ]
+    with transaction.atomic():
+        Experiment.objects.bulk_create(
+            objs,
+            update_conflicts=True,
+            unique_fields=["source", "workspace", "experiment_id"],
+            update_fields=[
+                "name",
+                "artifact_location",
+                "lifecycle_stage",
+                "creation_time",
+                "last_update_time",
+                "tags",
+                "deleted",
+            ],
+        )
+        seen = {r.experiment_id for r in records}
+        Experiment.objects.filter(source=source).exclude(experiment_id__in=seen).update(deleted=True)
+    return dict(Experiment.objects.filter(source=source).values_list("experiment_id", "pk"))
+
+
+def _run_obj(source: MlflowSource, r: RunRecord, experiments: dict[str, int], now: datetime) -> Run:
+    tags = r.tags
+    return Run(
+        source=source,
+        run_id=r.run_id,
+        experiment_id=experiments.get(r.experiment_id),
+        name=r.name[:250],
+        status=r.status,
+        start_time=_ms(r.start_time),
+        end_time=_ms(r.end_time),
+        user_id=r.user_id[:256],
+        lifecycle_stage=r.lifecycle_stage,
+        artifact_uri=r.artifact_uri,
+        params=r.params,
+        metrics={k: v[0] for k, v in r.metrics.items()},
+        metric_steps={k: [v[1], v[2]] for k, v in r.metrics.items()},
+        tags=tags,
+        git_commit=tags.get("mlflow.source.git.commit", "")[:64],
+        git_branch=tags.get("mlflow.source.git.branch", "")[:250],
+        git_repo_url=tags.get("mlflow.source.git.repoURL", ""),
+        source_name=tags.get("mlflow.source.name", ""),
+        parent_run_id=tags.get("mlflow.parentRunId", "")[:64],
+        probe=r.probe,
+        deleted=r.lifecycle_stage == "deleted",
+        synced_at=now,
+    )
+
+
+def _write_run_batch(source: MlflowSource, records: list[RunRecord], experiments: dict[str, int]) -> int:
+    """Upsert one batch of runs with their dataset inputs in one transaction: a run is never half-written."""
+    if not records:
+        return 0
+    now = timezone.now()
+    objs = [_run_obj(source, r, experiments, now) for r in records]
+    with transaction.atomic():
+        Run.objects.bulk_create(
+            objs,
+            update_conflicts=True,
+            unique_fields=["source", "run_id"],
+            update_fields=RUN_UPDATE_FIELDS,
+            batch_size=500,
+        )
+        ids = [r.run_id for r in records]
+        pks = dict(Run.objects.filter(source=source, run_id__in=ids).values_list("run_id", "pk"))
+        DatasetInput.objects.filter(run_id__in=list(pks.values())).delete()
+        DatasetInput.objects.bulk_create(
+            [
+                DatasetInput(
+                    run_id=pks[r.run_id],
+                    name=i.name[:500],
+                    digest=i.digest[:64],
+                    source_type=i.source_type[:64],
+                    source=i.source,
+                    context=i.context[:255],
+                    tags=i.tags,
+                )
+                for r in records
+                for i in r.inputs
+                if r.run_id in pks
+            ],
+            batch_size=500,
+        )
+    return len(records)
+
+
+def _mark_runs_gone(source: MlflowSource, run_ids: Iterable[str]) -> int:
+    """Runs MLflow no longer has (garbage-collected) stay in the mirror, marked deleted."""
+    ids = list(run_ids)
+    marked = 0
+    for start in range(0, len(ids), 900):
+        marked += Run.objects.filter(source=source, run_id__in=ids[start : start + 900], deleted=False).update(
+            deleted=True, synced_at=timezone.now()
+        )
+    return marked
+
+
+def _write_registry(source: MlflowSource, models: list[RegisteredModelRecord]) -> dict[str, int]:
+    """Upsert every registered model and version in one transaction; those MLflow no longer has are marked deleted.
+    Returns counts, including how many stage/alias assignments differ from what the mirror held."""
+    now = timezone.now()
+    before = {
+        (m, v): (stage, tuple(aliases))
+        for m, v, stage, aliases in ModelVersion.objects.filter(source=source, deleted=False).values_list(
+            "model__name", "version", "stage", "aliases"
+        )
+    }
+    with transaction.atomic():
+        RegisteredModel.objects.bulk_create(
+            [
+                RegisteredModel(
+                    source=source,
+                    workspace=m.workspace,
+                    name=m.name,
+                    description=m.description,
+                    creation_time=_ms(m.creation_time),
+                    last_updated_time=_ms(m.last_updated_time),
+                    tags=m.tags,
+                    aliases=m.aliases,
+                    deleted=False,
+                    synced_at=now,
+                )
+                for m in models
+            ],
+            update_conflicts=True,
+            unique_fields=["source", "workspace", "name"],
+            update_fields=[
+                "description",
+                "creation_time",
+                "last_updated_time",
+                "tags",
+                "aliases",
+                "deleted",
+                "synced_at",
+            ],
+        )
+        model_pks = {
+            (ws, name): pk
+            for ws, name, pk in RegisteredModel.objects.filter(source=source).values_list("workspace", "name", "pk")
+        }
+        live_models = {model_pks[(m.workspace, m.name)] for m in models}
+        RegisteredModel.objects.filter(source=source).exclude(pk__in=live_models).update(
+            deleted=True, aliases={}, synced_at=now
+        )
+        versions = [
+            ModelVersion(
+                source=source,
+                model_id=model_pks[(m.workspace, m.name)],
+                version=v.version,
+                mlflow_run_id=v.run_id,
+                artifact_source=v.source,
+                status=v.status,
+                status_message=v.status_message,
+                stage=v.stage or "None",
+                aliases=v.aliases,
+                tags=v.tags,
+                description=v.description,
+                user_id=v.user_id,
+                run_link=v.run_link,
+                creation_time=_ms(v.creation_time),
+                last_updated_time=_ms(v.last_updated_time),
+                logged_model_id=v.model_id,
+                logged_model_tags=v.logged_model_tags,
+                deleted=False,
+                synced_at=now,
+            )
+            for m in models
+            for v in m.versions
+        ]
+        ModelVersion.objects.bulk_create(
+            versions,
+            update_conflicts=True,
+            unique_fields=["model", "version"],
+            update_fields=[
+                "mlflow_run_id",
+                "artifact_source",
+                "status",
+                "status_message",
+                "stage",
+                "aliases",
+                "tags",
+                "description",
+                "user_id",
+                "run_link",
+                "creation_time",
+                "last_updated_time",
+                "logged_model_id",
+                "logged_model_tags",
+                "deleted",
+                "synced_at",
+            ],
+            batch_size=500,
+        )
+        live_versions = {(v.model_id, v.version) for v in versions}
+        gone = [
+            pk
+            for pk, model_pk, version in ModelVersion.objects.filter(source=source, deleted=False).values_list(
+                "pk", "model_id", "version"
+            )
+            if (model_pk, version) not in live_versions
+        ]
+        ModelVersion.objects.filter(pk__in=gone).update(deleted=True, aliases=[], synced_at=now)
+    after = {(m.name, v.version): (v.stage or "None", tuple(v.aliases)) for m in models for v in m.versions}
+    changed = sum(1 for key in before.keys() | after.keys() if before.get(key) != after.get(key)) if before else 0
+    return {
+        "models": len(models),
+        "versions": len(versions),
+        "versions_deleted": len(gone),
+        "registry_changes": changed,
+    }
+
+
+def _link_versions_to_runs(source: MlflowSource) -> None:
+    ModelVersion.objects.filter(source=source).exclude(mlflow_run_id="").update(
+        run=Subquery(Run.objects.filter(source=source, run_id=OuterRef("mlflow_run_id")).values("pk")[:1])
+    )
+
+
+def _save_state(source: MlflowSource, key: str, state: dict[str, Any]) -> None:
+    merged = {**source.sync_state, key: state}
+    MlflowSource.objects.filter(pk=source.pk).update(sync_state=merged)
+    source.sync_state = merged
+
+
+# --- the sync -----------------------------------------------------------------------------------------------------
+def mlflow_source_sync(source_id: int, *, full: bool = False, progress: Progress) -> dict[str, int]:
+    """Mirror one MLflow source: experiments, runs that are new or changed since the last sync, and the whole
+    registry. Returns counts. Raises ``SyncError`` (unreachable server, bad credentials, locked/corrupt file, unknown
+    schema revision, a failure while paging); batches written before a failure stay, each complete, and the source's
+    watermarks are not advanced."""
+    source = MlflowSource.objects.get(pk=source_id)
+    creds = _credentials(source)
+    counts: dict[str, int] = {}
+    tracking_sql = uri_scheme(source.tracking_uri) in SQL_SCHEMES
+    registry_sql = uri_scheme(source.effective_registry_uri) in SQL_SCHEMES
+    with ExitStack() as stack:
+        store = None
+        if tracking_sql:
+            store = stack.enter_context(
+                SqlStore(source.tracking_uri, username=creds.get("username", ""), password=creds.get("password", ""))
+            )
+            counts.update(_sync_runs_sql(source, store, full=full, progress=progress))
+        if not (tracking_sql and registry_sql):
+            stack.enter_context(
+                mlflow_client.mlflow_environment(
+                    username=creds.get("username", ""), password=creds.get("password", ""), token=creds.get("token", "")
+                )
+            )
+            client = mlflow_client.make_client(source.tracking_uri, source.effective_registry_uri)
+            if not tracking_sql:
+                counts.update(_sync_runs_client(source, client, full=full, progress=progress))
+        progress(done=counts.get("runs_seen", 0), total=counts.get("runs_seen", 0), phase="registry")
+        if registry_sql:
+            if source.registry_uri and source.registry_uri != source.tracking_uri:
+                store = stack.enter_context(
+                    SqlStore(
+                        source.registry_uri, username=creds.get("username", ""), password=creds.get("password", "")
+                    )
+                )
+            assert store is not None
+            registry = store.registry()
+        else:
+            registry = mlflow_client.client_registry(client, source.effective_registry_uri)
+        counts.update(_write_registry(source, registry))
+        _link_versions_to_runs(source)
+    counts.pop("runs_seen", None)
+    return counts
+
+
+def _sync_runs_sql(source: MlflowSource, store: SqlStore, *, full: bool, progress: Progress) -> dict[str, int]:
+    state = dict(source.sync_state.get("sql", {}))
+    progress(done=0, total=0, phase="experiments")
+    experiments = _upsert_experiments(source, store.experiments())
+    marks = store.marks()
+    counts = {"experiments": len(experiments), "runs_written": 0, "runs_deleted": 0, "runs_seen": 0}
+    if full or state.get("marks") != marks or state.get("revision") != store.revision:
+        progress(done=0, total=0, phase="comparing runs")
+        probes = store.run_probes()
+        known = dict(Run.objects.filter(source=source).values_list("run_id", "probe"))
+        changed = sorted(r for r, p in probes.items() if full or known.get(r) != p)
+        total = len(changed)
+        done = 0
+        for batch in store.runs(changed, probes):
+            done += _write_run_batch(source, batch, experiments)
+            progress(done=done, total=total, phase="runs", counts={"runs_written": done})
+        counts["runs_written"] = done
+        counts["runs_deleted"] = _mark_runs_gone(source, set(known) - set(probes))
+        counts["runs_seen"] = len(probes)
+    _save_state(
+        source,
+        "sql",
+        {
+            "marks": marks,
+            "revision": store.revision,
+            "synced_at": timezone.now().isoformat(),
+            "syncs": state.get("syncs", 0) + 1,
+        },
+    )
+    return counts
+
+
+def _probe(record: RunRecord) -> str:
+    payload = [
+        record.status,
+        record.end_time,
+        record.lifecycle_stage,
+        record.name,
+        record.experiment_id,
+        sorted(record.params.items()),
+        sorted((k, list(v)) for k, v in record.metrics.items()),
+        sorted(record.tags.items()),
+        [(i.name, i.digest, i.source, i.context) for i in record.inputs],
+    ]
+    return hashlib.sha1(json.dumps(payload, default=str).encode()).hexdigest()
+
+
+def _sync_runs_client(source: MlflowSource, client: Any, *, full: bool, progress: Progress) -> dict[str, int]:
+    """The client path: re-list RUNNING and recently started runs each sync, everything every N syncs (MLflow keeps
+    no change time for runs, so this is the only way to see edits through its API)."""
+    state = dict(source.sync_state.get("rest", {}))
+    syncs = int(state.get("syncs", 0))
+    reconcile = full or "reconciled_at" not in state or syncs % max(1, settings.MLFLOW_REST_FULL_EVERY) == 0
+    started_ms = int(time.time() * 1000)
+    progress(done=0, total=0, phase="experiments")
+    records = mlflow_client.client_experiments(client, source.tracking_uri)
+    experiments = _upsert_experiments(source, records)
+    exp_ids = [r.experiment_id for r in records]
+    known = dict(Run.objects.filter(source=source).values_list("run_id", "probe"))
+    seen: set[str] = set()
+    written = 0
+
+    def consume(pages: Iterable[list[RunRecord]]) -> None:
+        nonlocal written
+        for page in pages:
+            fresh = [r for r in page if r.run_id not in seen]
+            seen.update(r.run_id for r in fresh)
+            for r in fresh:
+                r.probe = _probe(r)
+            changed = [r for r in fresh if full or known.get(r.run_id) != r.probe]
+            written += _write_run_batch(source, changed, experiments)
+            progress(done=len(seen), total=max(len(seen), len(known)), phase="runs", counts={"runs_written": written})
+
+    if reconcile:
+        consume(mlflow_client.client_runs(client, source.tracking_uri, exp_ids))
+    else:
+        since = int(state.get("last_started_ms", started_ms)) - settings.MLFLOW_REST_RECENT_HOURS * 3600 * 1000
+        consume(
+            mlflow_client.client_runs(
+                client, source.tracking_uri, exp_ids, filter_string=f"attributes.start_time >= {since}"
+            )
+        )
+        consume(
+            mlflow_client.client_runs(
+                client, source.tracking_uri, exp_ids, filter_string="attributes.status = 'RUNNING'"
+            )
+        )
+        # Runs the mirror still holds as running but that started before the window: look them up by id.
+        open_runs = list(
+            Run.objects.filter(source=source, status=Run.Status.RUNNING, deleted=False)
+            .exclude(run_id__in=seen)
+            .values_list("run_id", flat=True)
+        )
+        for start in range(0, len(open_runs), 100):
+            quoted = ",".join(f"'{r}'" for r in open_runs[start : start + 100])
+            consume(
+                mlflow_client.client_runs(
+                    client, source.tracking_uri, exp_ids, filter_string=f"attributes.run_id IN ({quoted})"
+                )
+            )
+    gone = _mark_runs_gone(source, set(known) - seen) if reconcile else 0
+    new_state = {**state, "syncs": syncs + 1, "last_started_ms": started_ms}
+    if reconcile:
+        new_state["reconciled_at"] = timezone.now().isoformat()
+    _save_state(source, "rest", new_state)
+    return {"experiments": len(experiments), "runs_written": written, "runs_deleted": gone, "runs_seen": len(seen)}
+
+
+# --- metric history (on demand, cached) --------------------------------------------------------------------------
+def run_metric_history(*, run: Run, key: str) -> list[list[Any]]:
+    """The full history of one metric of a mirrored run as [[step, timestamp_ms, value], …], fetched from MLflow the
+    first time and cached until the run's latest value of that metric moves. Raises ``SyncError`` when MLflow cannot
+    be read (the page then shows the latest value only)."""
+    marker = json.dumps([run.metrics.get(key), run.metric_steps.get(key)], default=str)
+    cached = MetricHistory.objects.filter(run=run, key=key).first()
+    if cached is not None and cached.latest_marker == marker:
+        return list(cached.points)
+    source = run.source
+    creds = _credentials(source)
+    if uri_scheme(source.tracking_uri) in SQL_SCHEMES:
+        with SqlStore(
+            source.tracking_uri, username=creds.get("username", ""), password=creds.get("password", "")
+        ) as store:
+            points = store.metric_history(run.run_id, key)
+    else:
+        with mlflow_client.mlflow_environment(
+            username=creds.get("username", ""), password=creds.get("password", ""), token=creds.get("token", "")
+        ):
+            client = mlflow_client.make_client(source.tracking_uri, source.effective_registry_uri)
+            points = mlflow_client.client_metric_history(client, source.tracking_uri, run.run_id, key)
+    rows = [list(p) for p in points]
+    MetricHistory.objects.update_or_create(run=run, key=key, defaults={"points": rows, "latest_marker": marker})
+    return rows

@@ -1,0 +1,218 @@
+"""Settings for the lineage dashboard, read from the environment.
+
+With nothing set, the embedded defaults apply: SQLite under ``var/`` (WAL, IMMEDIATE transactions, busy timeout),
+Celery tasks run inline, a secret key generated once into ``var/``. A bad value stops start-up with a message naming
+the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Neither MLflow nor DVC may phone home from any process of the product.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+env = environ.Env()
+
+
+def _bad(var: str, value: object, why: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"Environment variable {var}={value!r} is not valid: {why}")
+
+
+def _get(var: str, cast: Any, default: Any) -> Any:
+    """Read ``var`` with ``cast``; a value that does not parse fails start-up naming the variable."""
+    raw = os.environ.get(var)
+    if raw is None or raw == "":
+        return default
+    try:
+        return env(var, cast=cast)
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        raise _bad(var, raw, str(exc)) from exc
+
+
+VAR_DIR = Path(_get("LINEAGE_VAR_DIR", str, str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    key = os.environ.get("SECRET_KEY", "")
+    if key:
+        if len(key) < 32:
+            raise _bad("SECRET_KEY", "…", "use at least 32 characters")
+        return key
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = _get("DEBUG", bool, False)
+ALLOWED_HOSTS: list[str] = _get("ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS: list[str] = _get("CSRF_TRUSTED_ORIGINS", list, [])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if not _origin.startswith(("http://", "https://")):
+        raise _bad("CSRF_TRUSTED_ORIGINS", _origin, "each origin starts with http:// or https://")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_celery_beat",
+    "apps.core",
+    "apps.mlflow_sync",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "lineage_site.urls"
+WSGI_APPLICATION = "lineage_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.core.context_processors.layout",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------------
+_SUPPORTED_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
+
+
+def _database() -> dict[str, Any]:
+    raw = os.environ.get("DATABASE_URL", "")
+    if raw:
+        try:
+            config = env.db_url_config(raw)
+        except Exception as exc:  # django-environ raises several types for a malformed URL
+            raise _bad("DATABASE_URL", raw, str(exc)) from exc
+        if config.get("ENGINE") not in _SUPPORTED_ENGINES:
+            raise _bad("DATABASE_URL", raw, "use postgres://… or sqlite:///…")
+        if config["ENGINE"].endswith("sqlite3") and not config.get("NAME"):
+            raise _bad("DATABASE_URL", raw, "a sqlite URL needs a file name")
+    else:
+        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "lineage.sqlite3")}
+    if config["ENGINE"].endswith("sqlite3"):
+        name = Path(config["NAME"])
+        options = config.setdefault("OPTIONS", {})
+        # WAL lets pages read while a sync writes; IMMEDIATE takes the write lock at BEGIN so two writers queue on
+        # the busy timeout instead of failing with "database is locked" half-way through a transaction.
+        options.setdefault("transaction_mode", "IMMEDIATE")
+        options.setdefault("timeout", 30)
+        options.setdefault(
+            "init_command",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;",
+        )
+        config["TEST"] = {"NAME": str(name.with_name(name.stem + "-test.sqlite3"))}
+    else:
+        config.setdefault("CONN_MAX_AGE", 60)
+        config.setdefault("CONN_HEALTH_CHECKS", True)
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Celery ---------------------------------------------------------------------------------------------------
+REDIS_URL: str = os.environ.get("REDIS_URL", "")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise _bad("REDIS_URL", REDIS_URL, "use redis://host:port/db")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+SYNC_INTERVAL_SECONDS: int = _get("SYNC_INTERVAL_SECONDS", int, 300)
+if SYNC_INTERVAL_SECONDS < 10:
+    raise _bad("SYNC_INTERVAL_SECONDS", SYNC_INTERVAL_SECONDS, "use 10 seconds or more")
+CELERY_BEAT_SCHEDULE = {
+    "sync-all-sources": {"task": "apps.core.tasks.sync_all_sources", "schedule": float(SYNC_INTERVAL_SECONDS)},
+}
+
+# --- Sync -----------------------------------------------------------------------------------------------------
+# A sync whose heartbeat is older than this is taken as dead ("worker died") and no longer blocks its source.
+SYNC_STALE_AFTER_SECONDS: int = _get("SYNC_STALE_AFTER_SECONDS", int, 600)
+# The REST path re-lists running and recent runs each sync and reconciles everything every N syncs.
+MLFLOW_REST_FULL_EVERY: int = _get("MLFLOW_REST_FULL_EVERY", int, 10)
+MLFLOW_REST_RECENT_HOURS: int = _get("MLFLOW_REST_RECENT_HOURS", int, 48)
+MLFLOW_DEFAULT_SOURCE_URI: str = os.environ.get("MLFLOW_TRACKING_URI", "")
+
+# --- Auth, i18n, static ---------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = _get("TIME_ZONE", str, "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG and _get("SECURE_COOKIES", bool, False):
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": _get("LOG_LEVEL", str, "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

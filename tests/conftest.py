@@ -1,0 +1,152 @@
+"""Shared fixtures: users in each role, a real MLflow store built once per session, a real `mlflow server`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+# Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls from one without this.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.pop("MLFLOW_REGISTRY_URI", None)
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def _user(username: str, group: str | None = None, **extra: object) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username, **extra)  # type: ignore[arg-type]
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def viewer(db: None) -> User:
+    return _user("vera", "viewer")
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return _user("stan", "viewer", is_staff=True)
+
+
+@pytest.fixture
+def nobody(db: None) -> User:
+    return _user("nora")
+
+
+@pytest.fixture
+def viewer_client(viewer: User) -> Client:
+    client = Client()
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def staff_client(staff: User) -> Client:
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+# --- MLflow -----------------------------------------------------------------------------------------------------
+@dataclass
+class MlflowStore:
+    path: Path
+    facts: dict
+
+    @property
+    def uri(self) -> str:
+        return f"sqlite:///{self.path}"
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> MlflowStore:
+    """An MLflow SQLite store made by MLflow's own client (tests/fixtures/make_mlflow_store.py), built once."""
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    path = folder / "mlflow.db"
+    out = subprocess.run(
+        [PYTHON, str(ROOT / "tests/fixtures/make_mlflow_store.py"), f"sqlite:///{path}"],
+        capture_output=True, text=True, check=True, cwd=folder,
+    )
+    return MlflowStore(path=path, facts=json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@pytest.fixture
+def mlflow_store(mlflow_template: MlflowStore, tmp_path: Path) -> MlflowStore:
+    """A private copy of the template store for one test."""
+    path = tmp_path / "mlflow.db"
+    shutil.copy(mlflow_template.path, path)
+    return MlflowStore(path=path, facts=mlflow_template.facts)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class MlflowServer:
+    url: str
+    store: MlflowStore
+
+
+def start_mlflow_server(store_uri: str, folder: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    log = open(folder / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "mlflow", "server", "--backend-store-uri", store_uri, "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--default-artifact-root", str(folder / "artifacts"), *extra],
+        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((folder / f"server-{port}.log").read_text()[-3000:])
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGTERM)
+    raise RuntimeError("mlflow server did not start in 90 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(mlflow_template: MlflowStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real `mlflow server` (REST) over a copy of the template store, shared by the session."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    path = folder / "mlflow.db"
+    shutil.copy(mlflow_template.path, path)
+    proc, url = start_mlflow_server(f"sqlite:///{path}", folder)
+    try:
+        yield MlflowServer(url=url, store=MlflowStore(path=path, facts=mlflow_template.facts))
+    finally:
+        stop_server(proc)
