@@ -34,6 +34,13 @@ def _get(var: str, cast: Any, default: Any) -> Any:
     raw = os.environ.get(var)
     if raw is None or raw == "":
         return default
+    if cast is bool:
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise _bad(var, raw, "use true or false")
     try:
         return env(var, cast=cast)
     except (ValueError, TypeError, ImproperlyConfigured) as exc:

@@ -83,7 +83,10 @@ def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> MlflowStore:
     path = folder / "mlflow.db"
     out = subprocess.run(
         [PYTHON, str(ROOT / "tests/fixtures/make_mlflow_store.py"), f"sqlite:///{path}"],
-        capture_output=True, text=True, check=True, cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=folder,
     )
     return MlflowStore(path=path, facts=json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -113,9 +116,28 @@ def start_mlflow_server(store_uri: str, folder: Path, *extra: str) -> tuple[subp
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = open(folder / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [PYTHON, "-m", "mlflow", "server", "--backend-store-uri", store_uri, "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--default-artifact-root", str(folder / "artifacts"), *extra],
-        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            PYTHON,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            store_uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--default-artifact-root",
+            str(folder / "artifacts"),
+            *extra,
+        ],
+        cwd=folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, FloatField, Prefetch, Q, QuerySet
+from django.db.models import Count, F, FloatField, Prefetch, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
@@ -47,7 +47,8 @@ def _apply_clause(qs: QuerySet[Run], n: int, clause: Clause) -> QuerySet[Run]:
             qs = qs.alias(**{field: Cast(expr, FloatField())})
             value = float(clause.value)
         else:
-            qs = qs.alias(**{field: expr})
+            # Compared as text: a bare key transform would compare JSON values and turn "80" into 80.
+            qs = qs.alias(**{field: Cast(expr, TextField())})
             value = clause.value
     if clause.op == "!=":
         return qs.exclude(**{field: value})
@@ -80,7 +81,7 @@ def run_list(query: RunQuery) -> QuerySet[Run]:
     if key.startswith(("metrics.", "params.")):
         scope, _, name = key.partition(".")
         expr = KeyTextTransform(name, scope)
-        sort = Cast(expr, FloatField()) if scope == "metrics" else expr
+        sort = Cast(expr, FloatField()) if scope == "metrics" else Cast(expr, TextField())
         qs = qs.alias(_sort=sort)
         ordering = F("_sort").desc(nulls_last=True) if desc else F("_sort").asc(nulls_last=True)
         return qs.order_by(ordering, "-start_time", "pk")

@@ -24,13 +24,17 @@ def sql_source(mlflow_store: MlflowStore) -> MlflowSource:
     return mlflow_source_add(name="local", tracking_uri=mlflow_store.uri)[0]
 
 
-def test_it_mirrors_a_sqlite_store_as_mlflow_client_sees_it(sql_source: MlflowSource, mlflow_store: MlflowStore) -> None:
+def test_it_mirrors_a_sqlite_store_as_mlflow_client_sees_it(
+    sql_source: MlflowSource, mlflow_store: MlflowStore
+) -> None:
     run = _sync(sql_source)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert_mirror_matches_client(sql_source, MlflowClient(mlflow_store.uri, mlflow_store.uri))
 
 
-def test_it_records_git_tags_inputs_and_the_dirty_logged_model(sql_source: MlflowSource, mlflow_store: MlflowStore) -> None:
+def test_it_records_git_tags_inputs_and_the_dirty_logged_model(
+    sql_source: MlflowSource, mlflow_store: MlflowStore
+) -> None:
     _sync(sql_source)
     ids = mlflow_store.facts["run_ids"]
     rf2 = Run.objects.get(run_id=ids["rf-2"])
