@@ -29,7 +29,20 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+def ensure_roles() -> None:
+    """Re-run the role migrations' data step: a transactional test's flush empties the tables they filled."""
+    import importlib
+
+    from django.apps import apps
+
+    if Group.objects.filter(name="viewer").exists():
+        return
+    for module in ("apps.core.migrations.0002_roles", "apps.mlflow_sync.migrations.0002_permissions"):
+        importlib.import_module(module).forwards(apps, None)
+
+
 def _user(username: str, group: str | None = None, **extra: object) -> User:
+    ensure_roles()
     user = User.objects.create_user(username=username, password="pw-" + username, **extra)  # type: ignore[arg-type]
     if group:
         user.groups.add(Group.objects.get(name=group))

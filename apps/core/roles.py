@@ -20,9 +20,12 @@ def grant_permissions(apps: Any, app_label: str, grants: dict[str, list[str]]) -
     from django.contrib.auth.management import create_permissions
 
     app_config = apps.get_app_config(app_label)
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
+    models_module = getattr(app_config, "models_module", None)
+    app_config.models_module = models_module or True  # create_permissions skips apps without a models module
+    try:
+        create_permissions(app_config, apps=apps, verbosity=0)
+    finally:
+        app_config.models_module = models_module
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
     for role, codenames in grants.items():

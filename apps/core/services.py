@@ -168,7 +168,7 @@ def sync_source(
         )
     else:
         elapsed = (timezone.now() - started).total_seconds()
-        summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v) or "no changes"
+        summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v) or "no changes"
         syncrun = _finish(
             syncrun,
             status=SyncRun.Status.SUCCEEDED,

@@ -42,7 +42,7 @@ def search(request: HttpRequest) -> HttpResponse:
             hits = provider(query, request.user, 25)
             if hits:
                 groups.append({"name": name, "hits": hits})
-    return render(request, "core/search.html", {"query": query, "groups": groups})
+    return render(request, "core/search.html", {"query": query, "search_query": query, "groups": groups})
 
 
 @require_GET

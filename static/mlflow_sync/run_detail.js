@@ -11,11 +11,15 @@
       .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
   }
 
+  var latest = 0;  // only the last chart asked for is drawn, whatever order the answers arrive in
+
   function show(key, baseUrl) {
+    var ticket = ++latest;
     note.textContent = "Loading the history of " + key + "…";
     fetch(baseUrl + encodeURIComponent(key), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
+        if (ticket !== latest) { return; }
         if (!res.ok) { note.textContent = res.body.error || "The history could not be loaded."; return; }
         var pts = res.body.points;
         var x = pts.map(function (p) { return p[0]; });
@@ -32,7 +36,7 @@
         }, { displaylogo: false, responsive: true });
         note.textContent = pts.length + " value" + (pts.length === 1 ? "" : "s") + " logged for " + key + ".";
       })
-      .catch(function () { note.textContent = "The history could not be loaded."; });
+      .catch(function () { if (ticket === latest) note.textContent = "The history could not be loaded."; });
   }
 
   document.querySelectorAll("button[data-metric-key]").forEach(function (btn) {
