@@ -165,7 +165,8 @@ class SqlStore:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         except psycopg.OperationalError as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if "password" in text.lower() or "authentication" in text.lower():
+            low = text.lower()
+            if "password" in low or "authentication" in low or ("role" in low and "does not exist" in low):
                 raise _fail(
                     f"The MLflow database at {host} refused the credentials ({text}).",
                     "Check the source's username/password variables and their values in the environment.",

@@ -66,7 +66,9 @@ def test_the_model_page_shows_who_holds_production(synced: MlflowSource, viewer_
     shot(page, "model_list")
     page.click("text=churn-predictor")
     expect(page.locator("h1")).to_contain_text("churn-predictor")
-    row = page.locator("section", has_text="Versions").locator("tr", has=page.locator("span.alias", has_text="@production"))
+    row = page.locator("section", has_text="Versions").locator(
+        "tr", has=page.locator("span.alias", has_text="@production")
+    )
     expect(row).to_contain_text("Production")
     expect(row).to_contain_text("v2")
     shot(page, "model_detail")

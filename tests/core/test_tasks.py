@@ -49,12 +49,34 @@ def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[None]:
     previous = current_app.conf.task_default_queue
     current_app.conf.task_default_queue = queue
     log = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_QUEUE": queue, "DJANGO_SETTINGS_MODULE": "lineage_site.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_QUEUE": queue,
+        "DJANGO_SETTINGS_MODULE": "lineage_site.settings",
+    }
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "lineage_site", "worker", "--pool", "solo", "-Q", queue,
-             "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "lineage_site",
+                "worker",
+                "--pool",
+                "solo",
+                "-Q",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 60

@@ -17,6 +17,7 @@ from celery.schedules import schedule as celery_schedule
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django.utils.module_loading import import_string
 
 from apps.core import services
 
@@ -31,8 +32,6 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="run what is due once and exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from celery import current_app as app
-
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -45,7 +44,6 @@ class Command(BaseCommand):
         last_run: dict[str, float] = {name: time.monotonic() for name in entries}
         self.stdout.write(f"Scheduler: {', '.join(entries)}; queued syncs polled every {options['poll']} s.")
         while not stopping:
-            close_old_connections()
             try:
                 services.sync_run_queued()
                 now = time.monotonic()
@@ -56,9 +54,10 @@ class Command(BaseCommand):
                     )
                     if options["once"] or now - last_run[name] >= seconds:
                         last_run[name] = now
-                        app.tasks[entry["task"]].apply()
+                        import_string(entry["task"]).apply()
             except Exception:  # the loop must survive a failing job; the job's own SyncRun records the failure
                 logger.exception("scheduled job failed")
             if options["once"]:
                 break
             time.sleep(options["poll"])
+            close_old_connections()  # a long-lived loop must not keep a connection the database has dropped
