@@ -52,4 +52,5 @@ class Command(BaseCommand):
         call_command("ensure_login", quiet_if_exists=True, stdout=self.stdout)
         admin_note = settings.VAR_DIR / "admin-login.txt"
         if admin_note.exists():
-            self.stdout.write(f"Login details: {admin_note}")
+            user = admin_note.read_text().splitlines()[0].removeprefix("user: ")
+            self.stdout.write(f"Log in as '{user}'; the password is in {admin_note}.")
