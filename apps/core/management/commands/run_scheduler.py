@@ -54,7 +54,7 @@ class Command(BaseCommand):
                     )
                     if options["once"] or now - last_run[name] >= seconds:
                         last_run[name] = now
-                        import_string(entry["task"]).apply()
+                        import_string(str(entry["task"])).apply()
             except Exception:  # the loop must survive a failing job; the job's own SyncRun records the failure
                 logger.exception("scheduled job failed")
             if options["once"]:
