@@ -59,8 +59,9 @@ def _secret_key() -> str:
         return key
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
     return key_file.read_text().strip()
 
 
@@ -180,6 +181,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- Sync -----------------------------------------------------------------------------------------------------
 # A sync whose heartbeat is older than this is taken as dead ("worker died") and no longer blocks its source.
 SYNC_STALE_AFTER_SECONDS: int = _get("SYNC_STALE_AFTER_SECONDS", int, 600)
+if SYNC_STALE_AFTER_SECONDS < 60:
+    raise _bad("SYNC_STALE_AFTER_SECONDS", SYNC_STALE_AFTER_SECONDS, "use 60 seconds or more")
 # The REST path re-lists running and recent runs each sync and reconciles everything every N syncs.
 MLFLOW_REST_FULL_EVERY: int = _get("MLFLOW_REST_FULL_EVERY", int, 10)
 MLFLOW_REST_RECENT_HOURS: int = _get("MLFLOW_REST_RECENT_HOURS", int, 48)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from apps.core.models import SyncRun
 
@@ -23,9 +23,9 @@ def syncrun_list(*, kind: str | None = None, status: str | None = None) -> Query
 
 
 def syncrun_latest_per_source() -> dict[tuple[str, int], SyncRun]:
-    """The newest sync of each source, keyed by (kind, source id). One query."""
-    latest: dict[tuple[str, int], SyncRun] = {}
-    # Newest first, so the first row seen per source wins; bounded by the sources' recent history.
-    for run in SyncRun.objects.order_by("-created_at", "-id")[:500]:
-        latest.setdefault((run.kind, run.source_id), run)
-    return latest
+    """The newest sync of each source, keyed by (kind, source id). One query, however old the sync."""
+    newest = SyncRun.objects.filter(kind=OuterRef("kind"), source_id=OuterRef("source_id")).order_by(
+        "-created_at", "-id"
+    )
+    runs = SyncRun.objects.filter(pk=Subquery(newest.values("pk")[:1]))
+    return {(run.kind, run.source_id): run for run in runs}

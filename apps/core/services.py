@@ -95,7 +95,9 @@ def syncrun_claim(syncrun_id: int) -> SyncRun | None:
 def syncrun_progress(
     syncrun: SyncRun, *, done: int, total: int, phase: str = "", counts: dict[str, int] | None = None
 ) -> None:
-    """Record progress and beat the heart, in a short transaction of its own (never inside a batch)."""
+    """Record progress and beat the heart, in a short transaction of its own (never inside a batch). Raises
+    ``SyncError`` when the sync was released meanwhile (its heartbeat went stale and it was marked failed): a
+    released sync must stop, since another one of the same source may already be running."""
     fields: dict[str, Any] = {
         "progress_done": max(0, done),
         "progress_total": max(0, total),
@@ -105,12 +107,17 @@ def syncrun_progress(
         fields["phase"] = phase[:100]
     if counts is not None:
         fields["counts"] = counts
-    SyncRun.objects.filter(pk=syncrun.pk).update(**fields)
+    if not SyncRun.objects.filter(pk=syncrun.pk, status=SyncRun.Status.RUNNING).update(**fields):
+        raise SyncError(
+            "This sync was released after its heartbeat went stale and has stopped.",
+            hint="Another sync of the source may be running; see the sync history.",
+        )
 
 
 def _finish(syncrun: SyncRun, **fields: Any) -> SyncRun:
+    """End a running sync. A sync that was released meanwhile keeps the failure it was given."""
     fields.setdefault("finished_at", timezone.now())
-    SyncRun.objects.filter(pk=syncrun.pk).update(**fields)
+    SyncRun.objects.filter(pk=syncrun.pk, status=SyncRun.Status.RUNNING).update(**fields)
     syncrun.refresh_from_db()
     return syncrun
 
@@ -166,6 +173,9 @@ def sync_source(
             status=SyncRun.Status.FAILED,
             error=f"Unexpected error: {last}. Data mirrored before is intact; see the server log for details.",
         )
+    except BaseException:  # Ctrl-C or a worker shutdown: release the source now rather than after the stale timeout
+        _finish(syncrun, status=SyncRun.Status.FAILED, error="Interrupted before it finished; sync again.")
+        raise
     else:
         elapsed = (timezone.now() - started).total_seconds()
         summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v) or "no changes"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,6 +17,7 @@ from apps.core.models import SyncRun
 
 
 @require_GET
+@permission_required("core.view_syncrun", raise_exception=True)
 def home(request: HttpRequest) -> HttpResponse:
     latest = selectors.syncrun_latest_per_source()
     sources = []
@@ -46,6 +48,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@permission_required("core.view_syncrun", raise_exception=True)
 def sync_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind") or None
     status = request.GET.get("status") or None

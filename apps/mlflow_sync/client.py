@@ -7,10 +7,13 @@ Every function returns plain records and turns MLflow's failures into ``SyncErro
 
 from __future__ import annotations
 
+import math
 import os
+import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +77,10 @@ def make_client(tracking_uri: str, registry_uri: str = "") -> MlflowClient:
 
 def translate_error(exc: Exception, uri: str) -> SyncError:
     """Say what an MLflow client failure means for the user, and what to do."""
-    text = str(exc)
+    from apps.mlflow_sync.sqlstore import redact
+
+    text = redact(str(exc))
+    uri = redact(uri)
     low = text.lower()
     first = text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
     if "401" in low or "unauthenticated" in low or "unauthorized" in low or "403" in low or "permission_denied" in low:
@@ -119,6 +125,16 @@ def _paged(call: Callable[[str | None], Any]) -> Iterator[Any]:
             return
 
 
+def _finite(value: Any) -> float | None:
+    """NaN as None; ±inf as ±max float, which is how MLflow's SQL store keeps them (JSON has no infinity)."""
+    number = float(value)
+    if math.isnan(number):
+        return None
+    if math.isinf(number):
+        return math.copysign(sys.float_info.max, number)
+    return number
+
+
 def _experiment(e: Any) -> ExperimentRecord:
     return ExperimentRecord(
         experiment_id=str(e.experiment_id),
@@ -149,10 +165,10 @@ def _run(r: Any) -> RunRecord:
         )
     metrics: dict[str, tuple[float | None, int, int | None]] = {}
     for m in getattr(data, "_metric_objs", None) or []:
-        value = None if m.value != m.value else float(m.value)  # NaN
+        value = _finite(m.value)
         metrics[m.key] = (value, int(m.step or 0), m.timestamp)
     if not metrics:
-        metrics = {k: (None if v != v else float(v), 0, None) for k, v in (data.metrics or {}).items()}
+        metrics = {k: (_finite(v), 0, None) for k, v in (data.metrics or {}).items()}
     return RunRecord(
         run_id=info.run_id,
         experiment_id=str(info.experiment_id),
@@ -188,54 +204,74 @@ def client_experiments(client: MlflowClient, uri: str) -> list[ExperimentRecord]
 def client_runs(
     client: MlflowClient, uri: str, experiment_ids: list[str], *, filter_string: str = "", workers: int = 4
 ) -> Iterator[list[RunRecord]]:
-    """Runs of the experiments (deleted ones included) matching ``filter_string``, listed in parallel per experiment,
-    yielded a page at a time as pages arrive."""
+    """Runs of the experiments (deleted ones included) matching ``filter_string``, listed in parallel per experiment
+    and yielded a page at a time as pages arrive (so the caller writes, and beats its heartbeat, while listing goes
+    on). The first failure stops the listing and is raised as ``SyncError``."""
     from mlflow.entities import ViewType
-
-    def one_experiment(exp_id: str) -> list[list[RunRecord]]:
-        pages = []
-        token: str | None = None
-        while True:
-            page = client.search_runs(
-                [exp_id],
-                filter_string=filter_string,
-                run_view_type=ViewType.ALL,
-                max_results=PAGE_SIZE,
-                page_token=token,
-            )
-            pages.append([_run(r) for r in page])
-            token = page.token
-            if not token:
-                return pages
 
     if not experiment_ids:
         return
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(experiment_ids)))) as pool:
-        futures = [pool.submit(one_experiment, e) for e in experiment_ids]
+    pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=8)
+    stop = threading.Event()
+
+    def one_experiment(exp_id: str) -> None:
+        token: str | None = None
         try:
-            for future in as_completed(futures):
-                yield from _guard(uri, future.result)
+            while not stop.is_set():
+                page = client.search_runs(
+                    [exp_id],
+                    filter_string=filter_string,
+                    run_view_type=ViewType.ALL,
+                    max_results=PAGE_SIZE,
+                    page_token=token,
+                )
+                pages.put(("page", [_run(r) for r in page]))
+                token = page.token
+                if not token:
+                    break
+        except Exception as exc:  # handed to the consumer, which turns it into a SyncError
+            pages.put(("error", exc))
         finally:
-            for future in futures:
-                future.cancel()
+            pages.put(("done", None))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(experiment_ids)))) as pool:
+        for exp_id in experiment_ids:
+            pool.submit(one_experiment, exp_id)
+        remaining = len(experiment_ids)
+        try:
+            while remaining:
+                kind, item = pages.get()
+                if kind == "done":
+                    remaining -= 1
+                elif kind == "error":
+                    raise translate_error(item, uri) from item
+                else:
+                    yield item
+        finally:
+            stop.set()
+            while remaining:  # let the workers finish their current put and exit
+                if pages.get()[0] == "done":
+                    remaining -= 1
 
 
-def _versions_page(client: MlflowClient, name: str) -> Callable[[str | None], Any]:
-    escaped = name.replace("'", "\\'")
-
-    def page(token: str | None) -> Any:
-        return client.search_model_versions(f"name='{escaped}'", max_results=PAGE_SIZE, page_token=token)
-
-    return page
-
-
-def client_registry(client: MlflowClient, uri: str) -> list[RegisteredModelRecord]:
+def client_registry(
+    client: MlflowClient, uri: str, *, beat: Callable[[int], None] | None = None
+) -> list[RegisteredModelRecord]:
     """Every registered model with tags, aliases (from ``get_registered_model``: search results leave them empty)
-    and versions with their tags and their logged model's tags."""
+    and versions with their tags and their logged model's tags. ``beat`` is called as models are read."""
 
     def read() -> list[RegisteredModelRecord]:
+        from mlflow.exceptions import MlflowException
+
+        by_name: dict[str, list[Any]] = {}
+        # One paged listing of every version, grouped here: a filter on the name would need quoting rules MLflow's
+        # filter parser does not have for names holding quotes.
+        for mv in _paged(lambda t: client.search_model_versions(max_results=PAGE_SIZE, page_token=t)):
+            by_name.setdefault(mv.name, []).append(mv)
         models = []
-        for rm in _paged(lambda t: client.search_registered_models(max_results=PAGE_SIZE, page_token=t)):
+        for n, rm in enumerate(_paged(lambda t: client.search_registered_models(max_results=PAGE_SIZE, page_token=t))):
+            if beat is not None and n % 20 == 0:
+                beat(n)
             full = client.get_registered_model(rm.name)
             aliases = {a: int(v) for a, v in (full.aliases or {}).items()}
             record = RegisteredModelRecord(
@@ -246,14 +282,17 @@ def client_registry(client: MlflowClient, uri: str) -> list[RegisteredModelRecor
                 tags=dict(rm.tags or {}),
                 aliases=aliases,
             )
-            for mv in _paged(_versions_page(client, rm.name)):
+            for mv in sorted(by_name.get(rm.name, []), key=lambda v: int(v.version)):
                 model_id = getattr(mv, "model_id", None) or logged_model_id_from_source(mv.source or "")
                 logged_tags: dict[str, str] = {}
                 if model_id:
                     try:
                         logged_tags = dict(client.get_logged_model(model_id).tags or {})
-                    except Exception:  # a version can outlive its logged model; its tags are then unknown
-                        logged_tags = {}
+                    except MlflowException as exc:
+                        # A version can outlive its logged model; any other failure must not silently drop
+                        # tags such as mlflow.source.git.dirty, so it fails the sync.
+                        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                            raise
                 version = int(mv.version)
                 record.versions.append(
                     ModelVersionRecord(
@@ -275,7 +314,6 @@ def client_registry(client: MlflowClient, uri: str) -> list[RegisteredModelRecor
                         logged_model_tags=logged_tags,
                     )
                 )
-            record.versions.sort(key=lambda v: v.version)
             models.append(record)
         return models
 
@@ -286,8 +324,5 @@ def client_metric_history(client: MlflowClient, uri: str, run_id: str, key: str)
     """Every logged value of one metric as (step, timestamp ms, value or None for NaN)."""
     return _guard(
         uri,
-        lambda: [
-            (int(m.step), int(m.timestamp), None if m.value != m.value else float(m.value))
-            for m in client.get_metric_history(run_id, key)
-        ],
+        lambda: [(int(m.step), int(m.timestamp), _finite(m.value)) for m in client.get_metric_history(run_id, key)],
     )

@@ -121,6 +121,11 @@ def experiment_list() -> QuerySet[Experiment]:
     )
 
 
+def experiment_choices() -> QuerySet[Experiment]:
+    """Experiments for a filter menu: no counts, so the page does not aggregate the whole runs table."""
+    return Experiment.objects.select_related("source").filter(deleted=False).order_by("source__name", "name")
+
+
 def source_list() -> QuerySet[MlflowSource]:
     return MlflowSource.objects.order_by("name")
 

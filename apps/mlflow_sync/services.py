@@ -241,8 +241,9 @@ def _mark_runs_gone(source: MlflowSource, run_ids: Iterable[str]) -> int:
     ids = list(run_ids)
     marked = 0
     for start in range(0, len(ids), 900):
+        # The probe is cleared so that a run which comes back (a restored backup) is written again in full.
         marked += Run.objects.filter(source=source, run_id__in=ids[start : start + 900], deleted=False).update(
-            deleted=True, synced_at=timezone.now()
+            deleted=True, probe="", synced_at=timezone.now()
         )
     return marked
 
@@ -368,8 +369,8 @@ def _link_versions_to_runs(source: MlflowSource) -> None:
     )
 
 
-def _save_state(source: MlflowSource, key: str, state: dict[str, Any]) -> None:
-    merged = {**source.sync_state, key: state}
+def _save_state(source: MlflowSource, updates: dict[str, dict[str, Any]]) -> None:
+    merged = {**source.sync_state, **updates}
     MlflowSource.objects.filter(pk=source.pk).update(sync_state=merged)
     source.sync_state = merged
 
@@ -379,47 +380,48 @@ def mlflow_source_sync(source_id: int, *, full: bool = False, progress: Progress
     """Mirror one MLflow source: experiments, runs that are new or changed since the last sync, and the whole
     registry. Returns counts. Raises ``SyncError`` (unreachable server, bad credentials, locked/corrupt file, unknown
     schema revision, a failure while paging); batches written before a failure stay, each complete, and the source's
-    watermarks are not advanced."""
+    watermarks advance only when everything, registry included, succeeded."""
     source = MlflowSource.objects.get(pk=source_id)
     creds = _credentials(source)
-    counts: dict[str, int] = {}
+    user, password = creds.get("username", ""), creds.get("password", "")
     tracking_sql = uri_scheme(source.tracking_uri) in SQL_SCHEMES
-    registry_sql = uri_scheme(source.effective_registry_uri) in SQL_SCHEMES
+    registry_uri = source.effective_registry_uri
+    registry_sql = uri_scheme(registry_uri) in SQL_SCHEMES
+    counts: dict[str, int] = {}
     with ExitStack() as stack:
-        store = None
-        if tracking_sql:
-            store = stack.enter_context(
-                SqlStore(source.tracking_uri, username=creds.get("username", ""), password=creds.get("password", ""))
-            )
-            counts.update(_sync_runs_sql(source, store, full=full, progress=progress))
+        client: Any = None
         if not (tracking_sql and registry_sql):
             stack.enter_context(
-                mlflow_client.mlflow_environment(
-                    username=creds.get("username", ""), password=creds.get("password", ""), token=creds.get("token", "")
-                )
+                mlflow_client.mlflow_environment(username=user, password=password, token=creds.get("token", ""))
             )
-            client = mlflow_client.make_client(source.tracking_uri, source.effective_registry_uri)
-            if not tracking_sql:
-                counts.update(_sync_runs_client(source, client, full=full, progress=progress))
-        progress(done=counts.get("runs_seen", 0), total=counts.get("runs_seen", 0), phase="registry")
+            # A registry-only client must not open MLflow's own store on a SQL tracking database.
+            client = mlflow_client.make_client(registry_uri if tracking_sql else source.tracking_uri, registry_uri)
+        if tracking_sql:
+            store = stack.enter_context(SqlStore(source.tracking_uri, username=user, password=password))
+            run_counts, state = _sync_runs_sql(source, store, full=full, progress=progress)
+        else:
+            run_counts, state = _sync_runs_client(source, client, full=full, progress=progress)
+        counts.update(run_counts)
+        progress(done=counts["runs_seen"], total=counts["runs_seen"], phase="registry")
         if registry_sql:
-            if source.registry_uri and source.registry_uri != source.tracking_uri:
-                store = stack.enter_context(
-                    SqlStore(
-                        source.registry_uri, username=creds.get("username", ""), password=creds.get("password", "")
-                    )
-                )
-            assert store is not None
+            if registry_uri != source.tracking_uri or not tracking_sql:
+                store = stack.enter_context(SqlStore(registry_uri, username=user, password=password))
             registry = store.registry()
         else:
-            registry = mlflow_client.client_registry(client, source.effective_registry_uri)
+            registry = mlflow_client.client_registry(
+                client, registry_uri, beat=lambda n: progress(done=n, total=0, phase="registry")
+            )
         counts.update(_write_registry(source, registry))
         _link_versions_to_runs(source)
+    _save_state(source, state)
     counts.pop("runs_seen", None)
     return counts
 
 
-def _sync_runs_sql(source: MlflowSource, store: SqlStore, *, full: bool, progress: Progress) -> dict[str, int]:
+def _sync_runs_sql(
+    source: MlflowSource, store: SqlStore, *, full: bool, progress: Progress
+) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
+    """The direct path. Whole-store marks decide whether anything changed; if so, per-run probes find what."""
     state = dict(source.sync_state.get("sql", {}))
     progress(done=0, total=0, phase="experiments")
     experiments = _upsert_experiments(source, store.experiments())
@@ -430,25 +432,20 @@ def _sync_runs_sql(source: MlflowSource, store: SqlStore, *, full: bool, progres
         probes = store.run_probes()
         known = dict(Run.objects.filter(source=source).values_list("run_id", "probe"))
         changed = sorted(r for r, p in probes.items() if full or known.get(r) != p)
-        total = len(changed)
         done = 0
         for batch in store.runs(changed, probes):
             done += _write_run_batch(source, batch, experiments)
-            progress(done=done, total=total, phase="runs", counts={"runs_written": done})
+            progress(done=done, total=len(changed), phase="runs", counts={"runs_written": done})
         counts["runs_written"] = done
         counts["runs_deleted"] = _mark_runs_gone(source, set(known) - set(probes))
         counts["runs_seen"] = len(probes)
-    _save_state(
-        source,
-        "sql",
-        {
-            "marks": marks,
-            "revision": store.revision,
-            "synced_at": timezone.now().isoformat(),
-            "syncs": state.get("syncs", 0) + 1,
-        },
-    )
-    return counts
+    new_state = {
+        "marks": marks,
+        "revision": store.revision,
+        "synced_at": timezone.now().isoformat(),
+        "syncs": int(state.get("syncs", 0)) + 1,
+    }
+    return counts, {"sql": new_state}
 
 
 def _probe(record: RunRecord) -> str:
@@ -466,7 +463,9 @@ def _probe(record: RunRecord) -> str:
     return hashlib.sha1(json.dumps(payload, default=str).encode()).hexdigest()
 
 
-def _sync_runs_client(source: MlflowSource, client: Any, *, full: bool, progress: Progress) -> dict[str, int]:
+def _sync_runs_client(
+    source: MlflowSource, client: Any, *, full: bool, progress: Progress
+) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
     """The client path: re-list RUNNING and recently started runs each sync, everything every N syncs (MLflow keeps
     no change time for runs, so this is the only way to see edits through its API)."""
     state = dict(source.sync_state.get("rest", {}))
@@ -507,11 +506,10 @@ def _sync_runs_client(source: MlflowSource, client: Any, *, full: bool, progress
             )
         )
         # Runs the mirror still holds as running but that started before the window: look them up by id.
-        open_runs = list(
-            Run.objects.filter(source=source, status=Run.Status.RUNNING, deleted=False)
-            .exclude(run_id__in=seen)
-            .values_list("run_id", flat=True)
+        still_open = set(
+            Run.objects.filter(source=source, status=Run.Status.RUNNING, deleted=False).values_list("run_id", flat=True)
         )
+        open_runs = sorted(still_open - seen)
         for start in range(0, len(open_runs), 100):
             quoted = ",".join(f"'{r}'" for r in open_runs[start : start + 100])
             consume(
@@ -523,8 +521,8 @@ def _sync_runs_client(source: MlflowSource, client: Any, *, full: bool, progress
     new_state = {**state, "syncs": syncs + 1, "last_started_ms": started_ms}
     if reconcile:
         new_state["reconciled_at"] = timezone.now().isoformat()
-    _save_state(source, "rest", new_state)
-    return {"experiments": len(experiments), "runs_written": written, "runs_deleted": gone, "runs_seen": len(seen)}
+    counts = {"experiments": len(experiments), "runs_written": written, "runs_deleted": gone, "runs_seen": len(seen)}
+    return counts, {"rest": new_state}
 
 
 # --- metric history (on demand, cached) --------------------------------------------------------------------------

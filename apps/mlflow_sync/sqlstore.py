@@ -8,11 +8,14 @@ one read-only snapshot, and never imports mlflow. Everything it returns is a pla
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote, urlparse
 
 from apps.core.errors import SyncError
 from apps.mlflow_sync.records import (
@@ -51,6 +54,16 @@ SUPPORTED_REVISIONS = frozenset(
     }
 )
 CHUNK = 900  # ids per IN (...) list: under SQLite's default 999 variables
+
+
+def _crc(value: object) -> int:
+    """The content hash SQLite sums for fingerprints (registered as ``lineage_hash``)."""
+    return zlib.crc32(str(value).encode()) if value is not None else 0
+
+
+def redact(text: str) -> str:
+    """Hide any password in a URI or libpq message before it reaches a page or a log."""
+    return re.sub(r"(//[^/:@\s]+):[^@/\s]+@", r"\1:***@", re.sub(r"(password=)\S+", r"\1***", text))
 
 
 def _fail(what: str, hint: str) -> SyncError:
@@ -117,7 +130,7 @@ class SqlStore:
                 isolation_level=None,
                 check_same_thread=False,
             )
-            conn.execute("BEGIN")  # one snapshot for the whole read
+            conn.create_function("lineage_hash", 1, _crc, deterministic=True)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             raise self._sqlite_error(exc) from exc
@@ -148,35 +161,60 @@ class SqlStore:
         import psycopg
 
         parsed = urlparse(self.uri)
-        user = self.username or unquote(parsed.username or "")
-        password = self.password or unquote(parsed.password or "")
-        dbname = parsed.path.lstrip("/")
         host = parsed.hostname or "localhost"
+        # MLflow's SQLAlchemy URLs may name a driver (postgresql+psycopg2://); libpq wants postgresql:// and keeps
+        # the URI's own query parameters (sslmode, options, host=/socket).
+        conninfo = "postgresql:" + self.uri.split(":", 1)[1]
+        extra: dict[str, Any] = {"connect_timeout": max(1, int(self.timeout)), "autocommit": False}
+        if self.username:
+            extra["user"] = self.username
+        if self.password:
+            extra["password"] = self.password
         try:
-            conn = psycopg.connect(
-                host=host,
-                port=parsed.port or 5432,
-                dbname=dbname,
-                user=user or None,
-                password=password or None,
-                connect_timeout=int(self.timeout),
-                autocommit=False,
-            )
+            conn = psycopg.connect(conninfo, **extra)
+            # One snapshot for the whole read: PostgreSQL's readers block none of MLflow's writers.
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         except psycopg.OperationalError as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             low = text.lower()
             if "password" in low or "authentication" in low or ("role" in low and "does not exist" in low):
                 raise _fail(
-                    f"The MLflow database at {host} refused the credentials ({text}).",
+                    f"The MLflow database at {host} refused the credentials ({redact(text)}).",
                     "Check the source's username/password variables and their values in the environment.",
                 ) from exc
             raise _fail(
-                f"Cannot reach the MLflow database at {host}:{parsed.port or 5432} ({text}).",
+                f"Cannot reach the MLflow database at {host}:{parsed.port or 5432} ({redact(text)}).",
                 "Check that the database is running and reachable from this machine, then sync again.",
             ) from exc
         self._conn = conn
         self._placeholder = "%s"
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one consistent state. On SQLite it is a short read transaction: MLflow's SQLite store
+        runs in rollback-journal mode, where a reader blocks every writer's commit, so the sync never holds one
+        across its own writes (training scripts would fail with "database is locked"). On PostgreSQL the whole read
+        is one REPEATABLE READ snapshot already."""
+        if not self.is_sqlite:
+            yield
+            return
+        try:
+            self._conn.execute("BEGIN")
+        except sqlite3.DatabaseError as exc:
+            raise self._sqlite_error(exc) from exc
+        try:
+            yield
+        finally:
+            self._conn.execute("ROLLBACK")
+
+    def _hash(self, expr: str) -> str:
+        """SQL for a 32-bit content hash of a text expression: summing them cannot overflow."""
+        if self.is_sqlite:
+            return f"lineage_hash({expr})"
+        return f"(('x' || substr(md5({expr}), 1, 8))::bit(32)::int)::bigint"
+
+    def _text(self, column: str) -> str:
+        return column if self.is_sqlite else f"({column})::text"
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._placeholder != "?":
@@ -189,7 +227,7 @@ class SqlStore:
         except Exception as exc:
             if type(exc).__module__.startswith("psycopg"):
                 raise _fail(
-                    f"Reading the MLflow database failed: {exc}.", "Check the database and sync again."
+                    f"Reading the MLflow database failed: {redact(str(exc))}.", "Check the database and sync again."
                 ) from exc
             raise
 
@@ -198,7 +236,7 @@ class SqlStore:
             rows = self._query("SELECT version_num FROM alembic_version")
         except SyncError as exc:
             raise _fail(
-                f"{self.uri} does not look like an MLflow tracking store (no alembic_version table).",
+                f"{redact(self.uri)} does not look like an MLflow tracking store (no alembic_version table).",
                 "Check the tracking URI.",
             ) from exc
         return str(rows[0][0]) if rows else ""
@@ -214,6 +252,10 @@ class SqlStore:
     # --- reads --------------------------------------------------------------------------------------------------
     def experiments(self) -> list[ExperimentRecord]:
         """Every experiment, deleted ones included, with its tags."""
+        with self.snapshot():
+            return self._experiments()
+
+    def _experiments(self) -> list[ExperimentRecord]:
         tags: dict[str, dict[str, str]] = {}
         for key, value, exp_id in self._query("SELECT key, value, experiment_id FROM experiment_tags"):
             tags.setdefault(str(exp_id), {})[key] = value or ""
@@ -234,49 +276,57 @@ class SqlStore:
             )
         ]
 
-    def marks(self) -> dict[str, Any]:
-        """Cheap whole-store watermarks: when every one equals the last sync's, no run changed.
+    def _tag_hash(self) -> str:
+        return self._hash("key || '=' || coalesce(value, '')")
 
-        Params are immutable in MLflow, so their count is enough; tags can be overwritten or deleted, latest metrics
-        move with every log_metric; runs change status, name and lifecycle. The runs table is small enough to hash.
+    def _metric_hash(self) -> str:
+        parts = " || '@' || ".join(
+            ["key", self._text("value"), self._text("step"), self._text("coalesce(timestamp, 0)"), self._text("is_nan")]
+        )
+        return self._hash(parts)
+
+    def marks(self) -> dict[str, Any]:
+        """Whole-store watermarks: when every one equals the last sync's, no run changed.
+
+        Params are immutable in MLflow, so their count is enough; tags can be overwritten in place (same row, same
+        length) and latest metrics move with every log_metric, so both are summed as content hashes; runs change
+        status, name and lifecycle, and the runs table is small enough to hash whole.
         """
-        row = self._query(
-            "SELECT (SELECT count(*) FROM params), (SELECT count(*) FROM tags), "
-            "(SELECT coalesce(sum(length(value)), 0) FROM tags), (SELECT count(*) FROM latest_metrics), "
-            "(SELECT coalesce(max(timestamp), 0) FROM latest_metrics), (SELECT coalesce(sum(step), 0) FROM latest_metrics), "
-            "(SELECT coalesce(sum(value), 0) FROM latest_metrics), (SELECT count(*) FROM inputs), "
-            "(SELECT count(*) FROM input_tags)"
-        )[0]
-        digest = hashlib.sha256()
-        for rec in self._query(
-            "SELECT run_uuid, status, end_time, lifecycle_stage, name, experiment_id FROM runs ORDER BY run_uuid"
-        ):
-            digest.update(repr(rec).encode())
-        return {"tables": [repr(v) for v in row], "runs": digest.hexdigest()}
+        with self.snapshot():
+            row = self._query(
+                "SELECT (SELECT count(*) FROM params), (SELECT count(*) FROM tags), "
+                f"(SELECT coalesce(sum({self._tag_hash()}), 0) FROM tags), (SELECT count(*) FROM latest_metrics), "
+                f"(SELECT coalesce(sum({self._metric_hash()}), 0) FROM latest_metrics), "
+                "(SELECT count(*) FROM inputs), (SELECT count(*) FROM input_tags)"
+            )[0]
+            digest = hashlib.sha256()
+            for rec in self._query(
+                "SELECT run_uuid, status, end_time, lifecycle_stage, name, experiment_id FROM runs ORDER BY run_uuid"
+            ):
+                digest.update(repr(rec).encode())
+        return {"tables": [str(v) for v in row], "runs": digest.hexdigest()}
 
     def run_probes(self) -> dict[str, str]:
-        """A fingerprint per run (status, end time, lifecycle, name, and counts/sums of its params, tags, latest
-        metrics and inputs): a run whose fingerprint moved changed after it was last mirrored."""
+        """A fingerprint per run (status, end time, lifecycle, name, and counts and content hashes of its params,
+        tags, latest metrics and inputs): a run whose fingerprint moved changed after it was last mirrored."""
         parts: dict[str, list[str]] = {}
-        for run_id, status, end_time, stage, name, exp_id in self._query(
-            "SELECT run_uuid, status, end_time, lifecycle_stage, name, experiment_id FROM runs"
-        ):
-            parts[run_id] = [str(status), str(end_time), str(stage), str(name), str(exp_id)]
-        for sql in (
-            "SELECT run_uuid, count(*), 0, 0, 0 FROM params GROUP BY run_uuid",
-            "SELECT run_uuid, count(*), coalesce(sum(length(value)), 0), 0, 0 FROM tags GROUP BY run_uuid",
-            "SELECT run_uuid, count(*), coalesce(max(timestamp), 0), coalesce(sum(step), 0), coalesce(sum(value), 0) "
-            "FROM latest_metrics GROUP BY run_uuid",
-            "SELECT destination_id, count(*), 0, 0, 0 FROM inputs WHERE destination_type = 'RUN' GROUP BY destination_id",
-        ):
-            seen = set()
-            for run_id, a, b, c, d in self._query(sql):
-                if run_id in parts:
-                    parts[run_id].append(f"{a}:{b}:{c}:{float(d):.9g}")
-                    seen.add(run_id)
-            for run_id, values in parts.items():
-                if run_id not in seen:
-                    values.append("-")
+        with self.snapshot():
+            for run_id, status, end_time, stage, name, exp_id in self._query(
+                "SELECT run_uuid, status, end_time, lifecycle_stage, name, experiment_id FROM runs"
+            ):
+                parts[run_id] = [str(status), str(end_time), str(stage), str(name), str(exp_id)]
+            for sql in (
+                "SELECT run_uuid, count(*), 0 FROM params GROUP BY run_uuid",
+                f"SELECT run_uuid, count(*), coalesce(sum({self._tag_hash()}), 0) FROM tags GROUP BY run_uuid",
+                f"SELECT run_uuid, count(*), coalesce(sum({self._metric_hash()}), 0) FROM latest_metrics "
+                "GROUP BY run_uuid",
+                "SELECT destination_id, count(*), 0 FROM inputs WHERE destination_type = 'RUN' GROUP BY destination_id",
+            ):
+                found: dict[str, str] = {}
+                for run_id, count, total in self._query(sql):
+                    found[run_id] = f"{count}:{total}"
+                for run_id, values in parts.items():
+                    values.append(found.get(run_id, "-"))
         return {run_id: hashlib.sha1("|".join(values).encode()).hexdigest() for run_id, values in parts.items()}
 
     def runs(
@@ -284,7 +334,9 @@ class SqlStore:
     ) -> Iterator[list[RunRecord]]:
         """The given runs, complete (params, latest metrics, tags, dataset inputs), in batches of ``batch`` runs."""
         for start in range(0, len(run_ids), batch):
-            yield self._run_batch(run_ids[start : start + batch], probes or {})
+            with self.snapshot():  # released before the caller writes the batch
+                records = self._run_batch(run_ids[start : start + batch], probes or {})
+            yield records
 
     def _run_batch(self, ids: Sequence[str], probes: dict[str, str]) -> list[RunRecord]:
         records: dict[str, RunRecord] = {}
@@ -344,6 +396,10 @@ class SqlStore:
 
     def registry(self) -> list[RegisteredModelRecord]:
         """Every registered model with its tags, aliases and versions (with their tags and logged-model tags)."""
+        with self.snapshot():
+            return self._registry()
+
+    def _registry(self) -> list[RegisteredModelRecord]:
         models: dict[tuple[str, str], RegisteredModelRecord] = {}
         for name, ctime, utime, desc, ws in self._query(
             "SELECT name, creation_time, last_updated_time, description, workspace FROM registered_models"
@@ -402,9 +458,6 @@ class SqlStore:
                 model.versions.append(record)
         return list(models.values())
 
-    def all_run_ids(self) -> list[str]:
-        return [r[0] for r in self._query("SELECT run_uuid FROM runs ORDER BY run_uuid")]
-
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, int, float | None]]:
         """Every logged value of one metric of one run as (step, timestamp ms, value or None for NaN)."""
         return [
@@ -414,14 +467,3 @@ class SqlStore:
                 [run_id, key],
             )
         ]
-
-
-def iter_chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -26,6 +26,15 @@ def validate_tracking_uri(uri: str) -> None:
     """Refuse URIs the product cannot sync, with the reason. A ``sqlite:`` URI whose file does not exist is refused:
     MLflow's client would silently create an empty store there."""
     scheme = uri_scheme(uri)
+    try:
+        has_password = bool(urlparse(uri).password)
+    except ValueError:
+        raise ValidationError(f"{uri!r} is not a valid URI.") from None
+    if has_password:
+        raise ValidationError(
+            "Put no password in the URI: it would be stored and shown. Name the environment variable that holds it "
+            "in the source's password variable instead."
+        )
     if not scheme:
         raise ValidationError(f"{uri!r} has no scheme: use sqlite:////path/mlflow.db, postgresql://… or http(s)://….")
     if scheme == "sqlite":

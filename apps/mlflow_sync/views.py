@@ -88,7 +88,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
             "param_keys": param_keys,
             "query": query,
             "filter_error": filter_error,
-            "experiments": selectors.experiment_list(),
+            "experiments": selectors.experiment_choices(),
             "sources": selectors.source_list(),
             "statuses": Run.Status.choices,
             "order": query.order,

@@ -96,3 +96,14 @@ def test_post_sync_hooks_run_after_every_sync(source: MlflowSource) -> None:
     finally:
         registry._registry.post_sync_hooks.remove(hook)
     assert seen == [run.pk]
+
+
+def test_a_released_sync_stops_instead_of_running_beside_the_next(source: MlflowSource) -> None:
+    from apps.core.errors import SyncError
+
+    run = _running(source, timedelta(seconds=1))
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.FAILED, error="Worker died")
+    with pytest.raises(SyncError, match="released"):
+        services.syncrun_progress(run, done=1, total=2)
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED and run.error == "Worker died"

@@ -29,12 +29,13 @@ def assert_mirror_matches_client(source: MlflowSource, client: MlflowClient) -> 
         )
         got_inputs = sorted((i.name, i.digest, i.source_type, i.source) for i in m.dataset_inputs.all())
         assert got_inputs == expected_inputs
+    all_versions = client.search_model_versions(max_results=10000)
     for rm in client.search_registered_models():
         model = RegisteredModel.objects.get(source=source, name=rm.name)
         full = client.get_registered_model(rm.name)
         assert model.aliases == {a: int(v) for a, v in full.aliases.items()}
         assert model.tags == rm.tags
-        versions = client.search_model_versions(f"name='{rm.name}'")
+        versions = [v for v in all_versions if v.name == rm.name]
         mirrored_versions = {v.version: v for v in ModelVersion.objects.filter(model=model, deleted=False)}
         assert set(mirrored_versions) == {int(v.version) for v in versions}
         for v in versions:

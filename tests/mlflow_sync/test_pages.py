@@ -128,7 +128,7 @@ def test_search_finds_runs_models_and_experiments(viewer_client: Client, synced:
 def test_the_overview_counts_the_mirror(viewer_client: Client, synced: MlflowSource) -> None:
     resp = viewer_client.get("/")
     stats = {s.label: s.value for s in resp.context["stats"]}
-    assert stats["Runs"] == Run.objects.filter(deleted=False).count() and stats["Registered models"] == 2
+    assert stats["Runs"] == Run.objects.filter(deleted=False).count() and stats["Registered models"] == 3
 
 
 @pytest.mark.parametrize(

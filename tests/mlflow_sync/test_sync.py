@@ -107,3 +107,62 @@ def test_it_mirrors_a_tracking_server_over_rest(mlflow_server: MlflowServer) -> 
     assert_mirror_matches_client(source, MlflowClient(mlflow_server.url, mlflow_server.url))
     again = _sync(source)
     assert again.status == SyncRun.Status.SUCCEEDED and again.counts["runs_written"] == 0
+
+
+def test_a_tag_overwritten_with_a_value_of_the_same_length_is_seen(
+    sql_source: MlflowSource, mlflow_store: MlflowStore
+) -> None:
+    _sync(sql_source)
+    rid = mlflow_store.facts["run_ids"]["rf-1"]
+    MlflowClient(mlflow_store.uri, mlflow_store.uri).set_tag(rid, "mlflow.source.git.commit", "f" * 40)
+    assert _sync(sql_source).counts["runs_written"] == 1
+    assert Run.objects.get(run_id=rid).git_commit == "f" * 40
+
+
+def test_a_run_that_disappears_and_comes_back_is_restored(sql_source: MlflowSource, mlflow_store: MlflowStore) -> None:
+    import shutil
+    import sqlite3
+
+    _sync(sql_source)
+    backup = mlflow_store.path.with_suffix(".bak")
+    shutil.copy(mlflow_store.path, backup)
+    rid = mlflow_store.facts["run_ids"]["rf-2"]
+    with sqlite3.connect(mlflow_store.path) as conn:  # what `mlflow gc` leaves: the run is gone
+        for table in ("params", "tags", "metrics", "latest_metrics"):
+            conn.execute(f"DELETE FROM {table} WHERE run_uuid = ?", [rid])
+        conn.execute("DELETE FROM model_versions WHERE run_id = ?", [rid])
+        conn.execute("DELETE FROM runs WHERE run_uuid = ?", [rid])
+    assert _sync(sql_source).counts["runs_deleted"] == 1
+    assert Run.objects.get(run_id=rid).deleted
+    shutil.copy(backup, mlflow_store.path)  # the store is restored from its backup
+    _sync(sql_source)
+    assert not Run.objects.get(run_id=rid).deleted
+
+
+def test_infinite_metrics_are_mirrored_as_mlflow_stores_them(
+    sql_source: MlflowSource, mlflow_store: MlflowStore
+) -> None:
+    _sync(sql_source)
+    run = Run.objects.get(run_id=mlflow_store.facts["run_ids"]["sweep"])
+    assert run.metrics["diverged"] == pytest.approx(1.7976931348623157e308)
+    assert run.metrics["loss"] == pytest.approx(-1.7976931348623157e308)
+
+
+def test_the_watermark_waits_for_the_registry(sql_source: MlflowSource, monkeypatch: pytest.MonkeyPatch) -> None:
+    from apps.core.errors import SyncError
+    from apps.mlflow_sync import sqlstore
+
+    def broken(self: object) -> object:
+        raise SyncError("registry read failed")
+
+    monkeypatch.setattr(sqlstore.SqlStore, "registry", broken)
+    assert _sync(sql_source).status == SyncRun.Status.FAILED
+    sql_source.refresh_from_db()
+    assert sql_source.sync_state == {}
+
+
+def test_a_uri_with_a_password_is_refused() -> None:
+    from apps.core.errors import SourceError
+
+    with pytest.raises(SourceError, match="password variable"):
+        mlflow_source_add(name="leaky", tracking_uri="postgresql://mlflow:s3cret@db.internal/mlflow")

@@ -36,8 +36,10 @@ class Command(BaseCommand):
         if generated:
             # Printed once and kept only where the operator can read it again on this machine.
             note = settings.VAR_DIR / "admin-login.txt"
-            note.write_text(f"user: {username}\npassword: {password}\n")
-            note.chmod(0o600)
+            note.unlink(missing_ok=True)
+            fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
+            with os.fdopen(fd, "w") as f:
+                f.write(f"user: {username}\npassword: {password}\n")
             self.stdout.write(self.style.SUCCESS(f"Created login  user: {username}  password: {password}"))
             self.stdout.write(f"(also written to {note}; change it with `manage.py changepassword {username}`)")
         else:
