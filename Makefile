@@ -33,6 +33,7 @@ run: setup
 	$(BIN)/gunicorn lineage_site.wsgi --bind $(HOST):$(PORT) --workers 2 --timeout 120 --access-logfile -
 
 lint: $(STAMP)
+	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy

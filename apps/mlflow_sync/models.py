@@ -157,7 +157,6 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["source", "-start_time"], name="mlflow_run_start_idx"),
             models.Index(fields=["experiment", "-start_time"], name="mlflow_run_exp_start_idx"),
-            models.Index(fields=["run_id"], name="mlflow_run_id_idx"),
         ]
 
     def __str__(self) -> str:

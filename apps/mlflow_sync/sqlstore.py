@@ -276,6 +276,25 @@ class SqlStore:
             )
         ]
 
+    def file_state(self) -> str:
+        """For a SQLite store, what says the file is byte-for-byte as it was: SQLite's file change counter (header
+        offset 24, bumped by every write transaction in rollback-journal mode) with the size and modification time
+        of the database and of its write-ahead log (WAL mode does not bump the counter). Empty for other stores."""
+        if not self.is_sqlite:
+            return ""
+        path = sqlite_path(self.uri)
+        parts = []
+        with open(path, "rb") as f:
+            parts.append(f.read(100)[24:28].hex())
+        for candidate in (path, path.with_name(path.name + "-wal")):
+            try:
+                st = candidate.stat()
+            except FileNotFoundError:
+                parts.append("-")
+            else:
+                parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+        return "|".join(parts)
+
     def _tag_hash(self) -> str:
         return self._hash("key || '=' || coalesce(value, '')")
 
@@ -285,35 +304,42 @@ class SqlStore:
         )
         return self._hash(parts)
 
+    _RUNS_SQL = "SELECT run_uuid, status, end_time, lifecycle_stage, name, experiment_id FROM runs"
+
+    @staticmethod
+    def _marks(table_counts: list[Any], runs: list[tuple[Any, ...]]) -> dict[str, Any]:
+        digest = hashlib.sha256()
+        for rec in sorted(runs, key=lambda r: r[0]):
+            digest.update(repr(tuple(rec)).encode())
+        return {"tables": [str(v) for v in table_counts], "runs": digest.hexdigest()}
+
     def marks(self) -> dict[str, Any]:
         """Whole-store watermarks: when every one equals the last sync's, no run changed.
 
         Params are immutable in MLflow, so their count is enough; tags can be overwritten in place (same row, same
         length) and latest metrics move with every log_metric, so both are summed as content hashes; runs change
-        status, name and lifecycle, and the runs table is small enough to hash whole.
+        status, name and lifecycle, and the runs table is small enough to hash whole. ``scan`` computes the same
+        marks from its per-run figures.
         """
         with self.snapshot():
             row = self._query(
                 "SELECT (SELECT count(*) FROM params), (SELECT count(*) FROM tags), "
                 f"(SELECT coalesce(sum({self._tag_hash()}), 0) FROM tags), (SELECT count(*) FROM latest_metrics), "
                 f"(SELECT coalesce(sum({self._metric_hash()}), 0) FROM latest_metrics), "
-                "(SELECT count(*) FROM inputs), (SELECT count(*) FROM input_tags)"
+                "(SELECT count(*) FROM inputs WHERE destination_type = 'RUN'), (SELECT count(*) FROM input_tags)"
             )[0]
-            digest = hashlib.sha256()
-            for rec in self._query(
-                "SELECT run_uuid, status, end_time, lifecycle_stage, name, experiment_id FROM runs ORDER BY run_uuid"
-            ):
-                digest.update(repr(rec).encode())
-        return {"tables": [str(v) for v in row], "runs": digest.hexdigest()}
+            runs = self._query(self._RUNS_SQL)
+        return self._marks(list(row), runs)
 
-    def run_probes(self) -> dict[str, str]:
+    def scan(self) -> tuple[dict[str, str], dict[str, Any]]:
         """A fingerprint per run (status, end time, lifecycle, name, and counts and content hashes of its params,
-        tags, latest metrics and inputs): a run whose fingerprint moved changed after it was last mirrored."""
+        tags, latest metrics and inputs), and the store's marks, from one snapshot. A run whose fingerprint moved
+        changed after it was last mirrored."""
         parts: dict[str, list[str]] = {}
+        totals: list[Any] = []
         with self.snapshot():
-            for run_id, status, end_time, stage, name, exp_id in self._query(
-                "SELECT run_uuid, status, end_time, lifecycle_stage, name, experiment_id FROM runs"
-            ):
+            runs = self._query(self._RUNS_SQL)
+            for run_id, status, end_time, stage, name, exp_id in runs:
                 parts[run_id] = [str(status), str(end_time), str(stage), str(name), str(exp_id)]
             for sql in (
                 "SELECT run_uuid, count(*), 0 FROM params GROUP BY run_uuid",
@@ -323,28 +349,56 @@ class SqlStore:
                 "SELECT destination_id, count(*), 0 FROM inputs WHERE destination_type = 'RUN' GROUP BY destination_id",
             ):
                 found: dict[str, str] = {}
+                count_total: Any = 0
+                hash_total: Any = 0
                 for run_id, count, total in self._query(sql):
                     found[run_id] = f"{count}:{total}"
+                    count_total += count
+                    hash_total += total
                 for run_id, values in parts.items():
                     values.append(found.get(run_id, "-"))
-        return {run_id: hashlib.sha1("|".join(values).encode()).hexdigest() for run_id, values in parts.items()}
+                totals.append((count_total, hash_total))
+            input_tags = self._query("SELECT count(*) FROM input_tags")[0][0]
+        (n_params, _), (n_tags, tag_sum), (n_metrics, metric_sum), (n_inputs, _) = totals
+        marks = self._marks([n_params, n_tags, tag_sum, n_metrics, metric_sum, n_inputs, input_tags], runs)
+        probes = {run_id: hashlib.sha1("|".join(values).encode()).hexdigest() for run_id, values in parts.items()}
+        return probes, marks
 
     def runs(
         self, run_ids: Sequence[str], probes: dict[str, str] | None = None, *, batch: int = 1000
     ) -> Iterator[list[RunRecord]]:
-        """The given runs, complete (params, latest metrics, tags, dataset inputs), in batches of ``batch`` runs."""
+        """The given runs, complete (params, latest metrics, tags, dataset inputs), in batches of ``batch`` runs.
+
+        When most of the store is asked for (a first or full sync), each table is read once in a single pass
+        instead of through id lists: index lookups per run cost more than reading everything."""
+        if probes and len(run_ids) > len(probes) // 2:
+            with self.snapshot():
+                everything = self._run_batch(run_ids, probes, whole_tables=True)
+            for start in range(0, len(everything), batch):
+                yield everything[start : start + batch]
+            return
         for start in range(0, len(run_ids), batch):
             with self.snapshot():  # released before the caller writes the batch
                 records = self._run_batch(run_ids[start : start + batch], probes or {})
             yield records
 
-    def _run_batch(self, ids: Sequence[str], probes: dict[str, str]) -> list[RunRecord]:
+    def _run_batch(self, ids: Sequence[str], probes: dict[str, str], *, whole_tables: bool = False) -> list[RunRecord]:
+        def rows(base: str, id_column: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+            if whole_tables:
+                return self._query(base)
+            joiner = " AND " if " WHERE " in base else " WHERE "
+            return self._in(f"{base}{joiner}{id_column} IN (:ids)", keys)
+
         records: dict[str, RunRecord] = {}
-        for run_id, exp_id, name, status, start, end, user, stage, art in self._in(
+        wanted = set(ids)
+        for run_id, exp_id, name, status, start, end, user, stage, art in rows(
             "SELECT run_uuid, experiment_id, name, status, start_time, end_time, user_id, lifecycle_stage, "
-            "artifact_uri FROM runs WHERE run_uuid IN (:ids)",
+            "artifact_uri FROM runs",
+            "run_uuid",
             ids,
         ):
+            if run_id not in wanted:
+                continue
             records[run_id] = RunRecord(
                 run_id=run_id,
                 experiment_id=str(exp_id),
@@ -357,41 +411,42 @@ class SqlStore:
                 artifact_uri=art or "",
                 probe=probes.get(run_id, ""),
             )
-        for run_id, key, value in self._in("SELECT run_uuid, key, value FROM params WHERE run_uuid IN (:ids)", ids):
+        for run_id, key, value in rows("SELECT run_uuid, key, value FROM params", "run_uuid", ids):
             if run_id in records:
                 records[run_id].params[key] = value
-        for run_id, key, value, step, ts, is_nan in self._in(
-            "SELECT run_uuid, key, value, step, timestamp, is_nan FROM latest_metrics WHERE run_uuid IN (:ids)", ids
+        for run_id, key, value, step, ts, is_nan in rows(
+            "SELECT run_uuid, key, value, step, timestamp, is_nan FROM latest_metrics", "run_uuid", ids
         ):
             if run_id in records:
                 records[run_id].metrics[key] = (None if is_nan else float(value), int(step or 0), ts)
-        for run_id, key, value in self._in("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN (:ids)", ids):
+        for run_id, key, value in rows("SELECT run_uuid, key, value FROM tags", "run_uuid", ids):
             if run_id in records:
                 records[run_id].tags[key] = value or ""
-        inputs = self._in(
+        inputs = rows(
             "SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source "
             "FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id "
-            "WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id IN (:ids)",
+            "WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN'",
+            "i.destination_id",
             ids,
         )
+        inputs = [row for row in inputs if row[0] in records]
         input_tags: dict[str, dict[str, str]] = {}
         for input_uuid, name, value in self._in(
             "SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN (:ids)", [r[1] for r in inputs]
         ):
             input_tags.setdefault(input_uuid, {})[name] = value
         for run_id, input_uuid, name, digest, source_type, source in inputs:
-            if run_id in records:
-                tags = input_tags.get(input_uuid, {})
-                records[run_id].inputs.append(
-                    InputRecord(
-                        name=name,
-                        digest=digest,
-                        source_type=source_type or "",
-                        source=source or "",
-                        context=tags.get("mlflow.data.context", ""),
-                        tags=tags,
-                    )
+            tags = input_tags.get(input_uuid, {})
+            records[run_id].inputs.append(
+                InputRecord(
+                    name=name,
+                    digest=digest,
+                    source_type=source_type or "",
+                    source=source or "",
+                    context=tags.get("mlflow.data.context", ""),
+                    tags=tags,
                 )
+            )
         return [records[i] for i in ids if i in records]
 
     def registry(self) -> list[RegisteredModelRecord]:

@@ -175,10 +175,6 @@ class Migration(migrations.Migration):
             model_name='run',
             index=models.Index(fields=['experiment', '-start_time'], name='mlflow_run_exp_start_idx'),
         ),
-        migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['run_id'], name='mlflow_run_id_idx'),
-        ),
         migrations.AddConstraint(
             model_name='run',
             constraint=models.UniqueConstraint(fields=('source', 'run_id'), name='mlflow_run_natural_key'),
