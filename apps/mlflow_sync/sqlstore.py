@@ -369,24 +369,24 @@ class SqlStore:
     ) -> Iterator[list[RunRecord]]:
         """The given runs, complete (params, latest metrics, tags, dataset inputs), in batches of ``batch`` runs.
 
-        When most of the store is asked for (a first or full sync), each table is read once in a single pass
-        instead of through id lists: index lookups per run cost more than reading everything."""
-        if probes and len(run_ids) > len(probes) // 2:
-            with self.snapshot():
-                everything = self._run_batch(run_ids, probes, whole_tables=True)
-            for start in range(0, len(everything), batch):
-                yield everything[start : start + batch]
-            return
-        for start in range(0, len(run_ids), batch):
+        When most of the store is asked for (a first or full sync) each batch is read as a range of run ids through
+        the ``run_uuid`` indexes instead of id lists: cheaper than an index lookup per run, and memory stays bounded
+        by the batch, not by the store."""
+        dense = bool(probes) and len(run_ids) > len(probes or {}) // 2
+        ordered = sorted(run_ids) if dense else list(run_ids)
+        for start in range(0, len(ordered), batch):
+            chunk = ordered[start : start + batch]
             with self.snapshot():  # released before the caller writes the batch
-                records = self._run_batch(run_ids[start : start + batch], probes or {})
+                records = self._run_batch(chunk, probes or {}, window=(chunk[0], chunk[-1]) if dense else None)
             yield records
 
-    def _run_batch(self, ids: Sequence[str], probes: dict[str, str], *, whole_tables: bool = False) -> list[RunRecord]:
+    def _run_batch(
+        self, ids: Sequence[str], probes: dict[str, str], *, window: tuple[str, str] | None = None
+    ) -> list[RunRecord]:
         def rows(base: str, id_column: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
-            if whole_tables:
-                return self._query(base)
             joiner = " AND " if " WHERE " in base else " WHERE "
+            if window is not None:
+                return self._query(f"{base}{joiner}{id_column} BETWEEN ? AND ?", window)
             return self._in(f"{base}{joiner}{id_column} IN (:ids)", keys)
 
         records: dict[str, RunRecord] = {}

@@ -1,0 +1,428 @@
+"""The sync benchmark behind ``manage.py bench_mlflow``: MLflow's own client against the mirror's sync, measured.
+
+Every figure is a wall-clock time taken in this process with ``time.perf_counter`` after the imports and one
+warm-up call, except the peak RSS, which is read from a fresh ``manage.py sync_mlflow`` process (``ru_maxrss``).
+The benchmark owns the MLflow sources named ``bench-sql`` and ``bench-rest`` in the database it runs against: it
+deletes them (cascade) before every full sync, so "full" always starts from an empty mirror, and deletes them again
+at the end. Run it against a database of its own (``DATABASE_URL=sqlite:///…/var/bench/site.sqlite3``).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.core import services as core_services
+from apps.core.models import SyncRun
+from apps.mlflow_sync import client as mlflow_client
+from apps.mlflow_sync.benchstore import ensure_bench_store
+from apps.mlflow_sync.models import MlflowSource, ModelVersion, Run
+from apps.mlflow_sync.services import mlflow_source_add
+from apps.mlflow_sync.sqlstore import SqlStore
+
+SQL_SOURCE = "bench-sql"
+REST_SOURCE = "bench-rest"
+PAGE_SIZE = mlflow_client.PAGE_SIZE  # what the sync's client path pages with; MLflow's default too
+VIEW_TYPE_ALL = 3  # mlflow.entities.ViewType.ALL (only apps.mlflow_sync.client may import mlflow)
+
+# The targets: a time ratio (full sync ÷ reference, re-sync ÷ full sync) or a peak RSS in MB, at most this.
+TARGET_SQL_FULL_RATIO = 0.2
+TARGET_SQL_RESYNC_RATIO = 0.05
+TARGET_SQL_PEAK_RSS_MB = 400.0
+TARGET_REST_FULL_RATIO = 1.0
+
+Write = Callable[[str], Any]
+
+
+class BenchError(Exception):
+    """The benchmark could not measure something (a sync failed, the server did not start, a count is wrong)."""
+
+
+@dataclass
+class Figure:
+    """One line of the result table: a measured value, and for targeted figures the bound and the verdict."""
+
+    key: str
+    label: str
+    seconds: float | None = None
+    value: float | None = None
+    unit: str = ""
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def passed(self) -> bool | None:
+        """True/False against the target (value ≤ target); None when the figure has no target."""
+        if self.target is None or self.value is None:
+            return None
+        return self.value <= self.target
+
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Run ``fn`` once after a garbage collection; return (wall seconds, its result)."""
+    gc.collect()
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def _paged(call: Callable[[str | None], Any]) -> Iterator[Any]:
+    token: str | None = None
+    while True:
+        page = call(token)
+        yield from page
+        token = getattr(page, "token", None)
+        if not token:
+            return
+
+
+def _release_stale_syncs(name: str) -> None:
+    """Fail any active ``SyncRun`` of a bench source left by an interrupted benchmark: it would block a new sync."""
+    SyncRun.objects.filter(kind="mlflow", source_name=name, status__in=SyncRun.ACTIVE).update(
+        status=SyncRun.Status.FAILED, finished_at=timezone.now(), error="Abandoned by an interrupted benchmark."
+    )
+
+
+def _fresh_source(name: str, tracking_uri: str) -> MlflowSource:
+    """Delete the source named ``name`` with everything mirrored from it (cascade) and add it again: an empty
+    mirror. Returns the new source."""
+    MlflowSource.objects.filter(name=name).delete()
+    _release_stale_syncs(name)
+    return mlflow_source_add(name=name, tracking_uri=tracking_uri)[0]
+
+
+def _sync(source: MlflowSource, *, expect_runs: int | None) -> tuple[float, SyncRun]:
+    """Time one ``sync_source`` (not ``full``: the mirror decides what changed). Returns (seconds, the finished
+    SyncRun). Refuses (``BenchError``) a failed sync, or a mirror without ``expect_runs`` runs afterwards."""
+    seconds, run = _timed(lambda: core_services.sync_source(kind="mlflow", source_id=source.pk, full=False))
+    if run.status != SyncRun.Status.SUCCEEDED:
+        raise BenchError(f"The sync of {source.name} failed: {run.error}")
+    if expect_runs is not None:
+        mirrored = Run.objects.filter(source=source).count()
+        if mirrored != expect_runs:
+            raise BenchError(f"The sync of {source.name} mirrored {mirrored} runs, not {expect_runs}.")
+    return seconds, run
+
+
+def _reference(uri: str) -> tuple[float, int, int]:
+    """List every run (all experiments, deleted ones included, paged) and every model version (paged) with
+    MLflow's own client, after one warm-up call. Returns (seconds, runs listed, versions listed)."""
+    with mlflow_client.mlflow_environment():
+        client = mlflow_client.make_client(uri, uri)
+        # The warm-up call: opens the store (SQLAlchemy engine, schema check) or the HTTP session.
+        experiment_ids = [
+            e.experiment_id
+            for e in _paged(
+                lambda t: client.search_experiments(view_type=VIEW_TYPE_ALL, max_results=PAGE_SIZE, page_token=t)
+            )
+        ]
+
+        def listing() -> tuple[int, int]:
+            runs = sum(
+                1
+                for _ in _paged(
+                    lambda t: client.search_runs(experiment_ids, "", VIEW_TYPE_ALL, max_results=PAGE_SIZE, page_token=t)
+                )
+            )
+            versions = sum(
+                1 for _ in _paged(lambda t: client.search_model_versions(max_results=PAGE_SIZE, page_token=t))
+            )
+            return runs, versions
+
+        seconds, (runs, versions) = _timed(listing)
+    return seconds, runs, versions
+
+
+def _warm_up_sql(uri: str) -> None:
+    """The warm-up call before a SQL-path sync: open the store and read its experiments, and touch the mirror."""
+    with SqlStore(uri) as store:
+        store.experiments()
+    MlflowSource.objects.exists()
+
+
+def _warm_up_rest(url: str) -> None:
+    """The warm-up call before a REST-path sync: one small request to the server, and touch the mirror."""
+    with mlflow_client.mlflow_environment():
+        mlflow_client.make_client(url, url).search_experiments(max_results=1)
+    MlflowSource.objects.exists()
+
+
+# Runs the command given as arguments and prints its peak RSS (KB) and exit code as JSON. The launcher is a small
+# process: a child's ru_maxrss starts at the RSS of the process it was forked from (Linux keeps the high-water mark
+# across exec), so forking the sync straight from this ~500 MB process would report this process's size, not its own.
+_RSS_LAUNCHER = (
+    "import json, resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[1:], stdout=sys.stderr)\n"
+    "print(json.dumps({'code': code, 'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))\n"
+)
+
+
+def _peak_rss_of_sync(name: str, folder: Path) -> tuple[float, float]:
+    """Run ``manage.py sync_mlflow --source NAME --no-progress`` in a fresh process with this environment and
+    return (its peak RSS in MB, its wall seconds including start-up). The peak is
+    ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` (KB on Linux) read by a small launcher process after the sync exits.
+    Refuses (``BenchError``) a non-zero exit, with the end of its output (kept in ``folder/rss-NAME.log``)."""
+    log_path = folder / f"rss-{name}.log"
+    command = [sys.executable, "manage.py", "sync_mlflow", "--source", name, "--no-progress"]
+    started = time.perf_counter()
+    with open(log_path, "wb") as log:
+        done = subprocess.run(
+            [sys.executable, "-c", _RSS_LAUNCHER, *command],
+            cwd=settings.BASE_DIR,
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            check=False,
+        )
+    seconds = time.perf_counter() - started
+    lines = done.stdout.decode(errors="replace").strip().splitlines()
+    try:
+        report = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        report = {"code": done.returncode, "maxrss_kb": 0}
+    if done.returncode != 0 or report["code"] != 0:
+        raise BenchError(
+            f"`{' '.join(command[1:])}` exited {report['code']}:\n{log_path.read_text(errors='replace')[-2000:]}"
+        )
+    return report["maxrss_kb"] / 1024, seconds
+
+
+# --- the MLflow server (REST path) --------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def mlflow_server(store: Path, folder: Path) -> Iterator[str]:
+    """A real ``mlflow server`` (one worker, no job execution) over ``store`` on a free 127.0.0.1 port, in its own
+    process group; yields its URL and stops the group on the way out, errors included. Raises ``BenchError`` when
+    it does not answer ``/health`` within 90 s (its log's end is in the message)."""
+    port = _free_port()
+    log_path = folder / f"server-{port}.log"
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("MLFLOW_REGISTRY_URI", None)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "mlflow", "server",
+                "--backend-store-uri", f"sqlite:///{store}",
+                "--default-artifact-root", str(folder / "artifacts"),
+                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            ],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise BenchError(f"mlflow server exited {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BenchError(f"mlflow server did not answer in 90 s:\n{log_path.read_text()[-3000:]}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server's whole process group: TERM, up to 15 s for the server to exit, then KILL whatever is left
+    of the group (also when the wait is interrupted)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the group is the server's own session: only its processes
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+
+# --- the benchmark ------------------------------------------------------------------------------------------------
+def _sql_figures(uri: str, folder: Path, runs: int, versions: int, write: Write) -> list[Figure]:
+    """Figures 1-4 on the SQLite store at ``uri``: reference, full sync, no-change re-sync, peak RSS. Returns them;
+    refuses (``BenchError``) a listing or a mirror that does not hold ``runs`` runs and ``versions`` versions."""
+    write("SQL path: MLflow's client over the SQLite store (reference)…")
+    ref_s, listed, listed_versions = _reference(uri)
+    if listed != runs or listed_versions != versions:
+        raise BenchError(f"MLflow's client listed {listed} runs and {listed_versions} versions, not {runs}/{versions}.")
+    write(f"  {ref_s:.2f} s")
+
+    write("SQL path: full sync into an empty mirror…")
+    source = _fresh_source(SQL_SOURCE, uri)
+    _warm_up_sql(uri)
+    full_s, full_run = _sync(source, expect_runs=runs)
+    if ModelVersion.objects.filter(source=source).count() != versions:
+        raise BenchError(f"The SQL sync mirrored {ModelVersion.objects.filter(source=source).count()} versions.")
+    write(f"  {full_s:.2f} s ({full_run.message})")
+
+    write("SQL path: no-change re-sync…")
+    resync_s, resync_run = _sync(source, expect_runs=runs)
+    write(f"  {resync_s:.3f} s ({resync_run.message})")
+
+    write("SQL path: full sync in a fresh `manage.py sync_mlflow` process (peak RSS)…")
+    _fresh_source(SQL_SOURCE, uri)
+    rss_mb, rss_s = _peak_rss_of_sync(SQL_SOURCE, folder)
+    if Run.objects.filter(source__name=SQL_SOURCE).count() != runs:
+        raise BenchError("The subprocess sync did not mirror every run.")
+    write(f"  {rss_mb:.0f} MB ({rss_s:.1f} s including start-up)")
+    return [
+        Figure("sql_reference", "SQL  reference: MlflowClient runs + versions", seconds=ref_s,
+               note=f"{listed:,} runs, {listed_versions} versions"),
+        Figure("sql_full_sync", "SQL  full sync, empty mirror", seconds=full_s, value=full_s / ref_s,
+               unit="x ref", target=TARGET_SQL_FULL_RATIO, note=full_run.message),
+        Figure("sql_resync", "SQL  no-change re-sync", seconds=resync_s, value=resync_s / full_s,
+               unit="x full", target=TARGET_SQL_RESYNC_RATIO, note=resync_run.message),
+        Figure("sql_peak_rss", "SQL  peak RSS, full sync (fresh process)", seconds=rss_s, value=rss_mb,
+               unit="MB", target=TARGET_SQL_PEAK_RSS_MB, note="time includes process start-up"),
+    ]  # fmt: skip
+
+
+def _rest_figures(store: Path, folder: Path, runs: int, versions: int, write: Write) -> list[Figure]:
+    """Figure 5 over a copy of ``store`` served by ``mlflow server`` in ``folder/rest`` (the copy is removed
+    afterwards, the server log kept). Returns the REST figures; refuses (``BenchError``) like ``_sql_figures``."""
+    rest = folder / "rest"
+    shutil.rmtree(rest, ignore_errors=True)
+    rest.mkdir(parents=True)
+    copy = rest / "mlflow.db"
+    shutil.copyfile(store, copy)
+    write("REST path: starting `mlflow server` over a copy of the store…")
+    try:
+        return _measure_rest(copy, rest, runs, versions, write)
+    finally:
+        copy.unlink(missing_ok=True)  # 200 MB; the server's log stays next to it
+
+
+def _measure_rest(copy: Path, rest: Path, runs: int, versions: int, write: Write) -> list[Figure]:
+    """Reference, full sync and no-change re-sync against a server over ``copy``, stopped on the way out."""
+    with mlflow_server(copy, rest) as url:
+        write(f"  {url}")
+        write("REST path: MLflow's client against the server (reference)…")
+        ref_s, listed, listed_versions = _reference(url)
+        if listed != runs or listed_versions != versions:
+            raise BenchError(f"The server listed {listed} runs and {listed_versions} versions, not {runs}/{versions}.")
+        write(f"  {ref_s:.2f} s")
+
+        write("REST path: full sync into an empty mirror…")
+        source = _fresh_source(REST_SOURCE, url)
+        _warm_up_rest(url)
+        full_s, full_run = _sync(source, expect_runs=runs)
+        if ModelVersion.objects.filter(source=source).count() != versions:
+            raise BenchError(f"The REST sync mirrored {ModelVersion.objects.filter(source=source).count()} versions.")
+        write(f"  {full_s:.2f} s ({full_run.message})")
+
+        write("REST path: no-change re-sync…")
+        resync_s, resync_run = _sync(source, expect_runs=runs)
+        write(f"  {resync_s:.2f} s ({resync_run.message})")
+    return [
+        Figure("rest_reference", "REST reference: MlflowClient runs + versions", seconds=ref_s,
+               note=f"{listed:,} runs, {listed_versions} versions"),
+        Figure("rest_full_sync", "REST full sync, empty mirror", seconds=full_s, value=full_s / ref_s,
+               unit="x ref", target=TARGET_REST_FULL_RATIO, note=full_run.message),
+        Figure("rest_resync", "REST no-change re-sync", seconds=resync_s, value=resync_s / full_s,
+               unit="x full", note=resync_run.message),
+    ]  # fmt: skip
+
+
+def run_benchmark(*, runs: int, folder: Path, skip_rest: bool = False, write: Write = print) -> dict[str, Any]:
+    """Build (or reuse) the store, measure every figure, print the table, write ``folder/results.json`` and
+    return what it wrote. The bench sources are deleted again at the end, also on errors. Raises ``BenchError``
+    when something could not be measured (a failed sync, a wrong count, a server that does not start)."""
+    folder = folder.resolve()
+    store = ensure_bench_store(folder, runs=runs, log=write)
+    uri = f"sqlite:///{store}"
+    with SqlStore(uri) as reader:
+        versions = sum(len(m.versions) for m in reader.registry())
+    figures: list[Figure] = []
+    load_before = os.getloadavg()[0]
+    try:
+        figures += _sql_figures(uri, folder, runs, versions, write)
+        if not skip_rest:
+            figures += _rest_figures(store, folder, runs, versions, write)
+    finally:
+        for name in (SQL_SOURCE, REST_SOURCE):
+            MlflowSource.objects.filter(name=name).delete()
+    load = (load_before, os.getloadavg()[0])
+    results = {
+        "runs": runs,
+        "model_versions": versions,
+        "store": str(store),
+        "database": str(settings.DATABASES["default"]["NAME"]),
+        "measured_at": timezone.now().isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in load],
+        "figures": [{**asdict(f), "passed": f.passed} for f in figures],
+    }
+    (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    for line in format_table(figures, runs=runs, versions=versions, store=store, load=load):
+        write(line)
+    write(f"Figures written to {folder / 'results.json'}")
+    return results
+
+
+def format_table(
+    figures: list[Figure], *, runs: int, versions: int, store: Path, load: tuple[float, float] = (0.0, 0.0)
+) -> list[str]:
+    """The result table as lines: figure, absolute time, ratio or value, target, PASS/MISS (or "report only"),
+    under a header naming the store and the machine's load (1-minute load average before and after)."""
+    head = f"{'Figure':<44} {'Time':>9}  {'Ratio / value':>16}  {'Target':>14}  Result"
+    lines = [
+        "",
+        f"MLflow sync benchmark: {runs:,} runs, {versions} model versions ({store})",
+        f"{os.cpu_count()} CPUs, load average {load[0]:.2f} before, {load[1]:.2f} after",
+        head,
+        "-" * len(head),
+    ]
+    for f in figures:
+        time_s = f"{f.seconds:.2f} s" if f.seconds is not None else ""
+        if f.value is None:
+            value = ""
+        elif f.unit == "MB":
+            value = f"{f.value:.0f} MB"
+        else:
+            value = f"{f.value:.3f} {f.unit}"
+        if f.target is None:
+            target, verdict = ("report only" if f.value is not None else ""), ""
+        else:
+            target = f"<= {f.target:.0f} MB" if f.unit == "MB" else f"<= {f.target:.2f}"
+            verdict = "PASS" if f.passed else "MISS"
+        lines.append(f"{f.label:<44} {time_s:>9}  {value:>16}  {target:>14}  {verdict}")
+        if f.note:
+            lines.append(f"{'':<6}{f.note}")
+    missed = [f.key for f in figures if f.passed is False]
+    lines.append("-" * len(head))
+    lines.append("All targets met." if not missed else f"Targets missed: {', '.join(missed)}.")
+    return lines
