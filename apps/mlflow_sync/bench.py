@@ -83,16 +83,6 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def _paged(call: Callable[[str | None], Any]) -> Iterator[Any]:
-    token: str | None = None
-    while True:
-        page = call(token)
-        yield from page
-        token = getattr(page, "token", None)
-        if not token:
-            return
-
-
 def _release_stale_syncs(name: str) -> None:
     """Fail any active ``SyncRun`` of a bench source left by an interrupted benchmark: it would block a new sync."""
     SyncRun.objects.filter(kind="mlflow", source_name=name, status__in=SyncRun.ACTIVE).update(
@@ -129,7 +119,7 @@ def _reference(uri: str) -> tuple[float, int, int]:
         # The warm-up call: opens the store (SQLAlchemy engine, schema check) or the HTTP session.
         experiment_ids = [
             e.experiment_id
-            for e in _paged(
+            for e in mlflow_client.paged(
                 lambda t: client.search_experiments(view_type=VIEW_TYPE_ALL, max_results=PAGE_SIZE, page_token=t)
             )
         ]
@@ -137,12 +127,15 @@ def _reference(uri: str) -> tuple[float, int, int]:
         def listing() -> tuple[int, int]:
             runs = sum(
                 1
-                for _ in _paged(
+                for _ in mlflow_client.paged(
                     lambda t: client.search_runs(experiment_ids, "", VIEW_TYPE_ALL, max_results=PAGE_SIZE, page_token=t)
                 )
             )
             versions = sum(
-                1 for _ in _paged(lambda t: client.search_model_versions(max_results=PAGE_SIZE, page_token=t))
+                1
+                for _ in mlflow_client.paged(
+                    lambda t: client.search_model_versions(max_results=PAGE_SIZE, page_token=t)
+                )
             )
             return runs, versions
 

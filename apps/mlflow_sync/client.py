@@ -115,7 +115,8 @@ def _guard(uri: str, fn: Callable[[], Any]) -> Any:
         raise translate_error(exc, uri) from exc
 
 
-def _paged(call: Callable[[str | None], Any]) -> Iterator[Any]:
+def paged(call: Callable[[str | None], Any]) -> Iterator[Any]:
+    """Every item of a paged MLflow listing, following its page tokens."""
     token: str | None = None
     while True:
         page = call(token)
@@ -194,7 +195,7 @@ def client_experiments(client: MlflowClient, uri: str) -> list[ExperimentRecord]
         uri,
         lambda: [
             _experiment(e)
-            for e in _paged(
+            for e in paged(
                 lambda t: client.search_experiments(view_type=ViewType.ALL, max_results=PAGE_SIZE, page_token=t)
             )
         ],
@@ -266,10 +267,10 @@ def client_registry(
         by_name: dict[str, list[Any]] = {}
         # One paged listing of every version, grouped here: a filter on the name would need quoting rules MLflow's
         # filter parser does not have for names holding quotes.
-        for mv in _paged(lambda t: client.search_model_versions(max_results=PAGE_SIZE, page_token=t)):
+        for mv in paged(lambda t: client.search_model_versions(max_results=PAGE_SIZE, page_token=t)):
             by_name.setdefault(mv.name, []).append(mv)
         models = []
-        for n, rm in enumerate(_paged(lambda t: client.search_registered_models(max_results=PAGE_SIZE, page_token=t))):
+        for n, rm in enumerate(paged(lambda t: client.search_registered_models(max_results=PAGE_SIZE, page_token=t))):
             if beat is not None and n % 20 == 0:
                 beat(n)
             full = client.get_registered_model(rm.name)
