@@ -69,10 +69,13 @@ def mlflow_environment(*, username: str = "", password: str = "", token: str = "
 
 
 def make_client(tracking_uri: str, registry_uri: str = "") -> MlflowClient:
-    """An ``MlflowClient`` for one source, with its registry URI given explicitly."""
+    """An ``MlflowClient`` for one source, with its registry URI given explicitly. Raises ``SyncError`` when MLflow
+    refuses the URIs."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+    return _guard(
+        tracking_uri, lambda: MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+    )
 
 
 def translate_error(exc: Exception, uri: str) -> SyncError:
