@@ -122,6 +122,16 @@ def _finish(syncrun: SyncRun, **fields: Any) -> SyncRun:
     return syncrun
 
 
+def _count_phrase(key: str, value: int) -> str:
+    """``runs_written`` 3 → "3 runs written"; 1 → "1 run written"."""
+    words = key.split("_")
+    if value == 1:
+        plural = next((i for i, w in enumerate(words) if w.endswith("s")), None)
+        if plural is not None:
+            words[plural] = words[plural][:-1]
+    return f"{value} {' '.join(words)}"
+
+
 def sync_source(
     *,
     kind: str,
@@ -178,7 +188,7 @@ def sync_source(
         raise
     else:
         elapsed = (timezone.now() - started).total_seconds()
-        summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v) or "no changes"
+        summary = ", ".join(_count_phrase(k, v) for k, v in counts.items() if v) or "no changes"
         syncrun = _finish(
             syncrun,
             status=SyncRun.Status.SUCCEEDED,
