@@ -166,3 +166,23 @@ def test_a_uri_with_a_password_is_refused() -> None:
 
     with pytest.raises(SourceError, match="password variable"):
         mlflow_source_add(name="leaky", tracking_uri="postgresql://mlflow:s3cret@db.internal/mlflow")
+
+
+def test_the_rest_path_picks_up_new_and_finishing_runs_between_reconciles(mlflow_server: MlflowServer) -> None:
+    source = mlflow_source_add(name="server", tracking_uri=mlflow_server.url)[0]
+    assert _sync(source).status == SyncRun.Status.SUCCEEDED  # the first sync reconciles everything
+    client = MlflowClient(mlflow_server.url, mlflow_server.url)
+    experiment = client.get_experiment_by_name("churn-prediction")
+    assert experiment is not None
+    run = client.create_run(experiment.experiment_id, run_name="late-arrival")
+    second = _sync(source)
+    assert second.counts["runs_written"] == 1
+    assert Run.objects.get(run_id=run.info.run_id).status == "RUNNING"
+    client.log_metric(run.info.run_id, "auc", 0.93)
+    client.set_terminated(run.info.run_id, "FINISHED")
+    third = _sync(source)
+    mirrored = Run.objects.get(run_id=run.info.run_id)
+    assert third.counts["runs_written"] == 1
+    assert mirrored.status == "FINISHED" and mirrored.metrics["auc"] == 0.93
+    source.refresh_from_db()
+    assert source.sync_state["rest"]["syncs"] == 3
