@@ -3,6 +3,7 @@ registered models and model versions. MLflow stays the source of truth; these ro
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlparse
 
@@ -16,6 +17,16 @@ SOURCE_NAME_VALIDATOR = RegexValidator(
 ENV_NAME_VALIDATOR = RegexValidator(
     r"^[A-Za-z_][A-Za-z0-9_]*$", "An environment variable name, such as MLFLOW_PROD_PASSWORD."
 )
+
+
+class MetricDecoder(json.JSONDecoder):
+    """Metric values are doubles in MLflow. PostgreSQL's jsonb writes a huge double (MLflow keeps +inf as the
+    largest float) as an integer literal, which would read back as a Python int of another value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["parse_int"] = float
+        super().__init__(*args, **kwargs)
+
 
 SQL_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2", "postgresql+psycopg", "postgres")
 HTTP_SCHEMES = ("http", "https")
@@ -138,7 +149,7 @@ class Run(models.Model):
     lifecycle_stage = models.CharField(max_length=32, default="active")
     artifact_uri = models.TextField(blank=True)
     params = models.JSONField(default=dict, blank=True)
-    metrics = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, decoder=MetricDecoder)
     metric_steps = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=dict, blank=True)
     git_commit = models.CharField(max_length=64, blank=True, db_index=True)

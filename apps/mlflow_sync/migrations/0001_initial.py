@@ -2,6 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
+import apps.mlflow_sync.models
 from django.db import migrations, models
 
 
@@ -85,7 +86,7 @@ class Migration(migrations.Migration):
                 ('lifecycle_stage', models.CharField(default='active', max_length=32)),
                 ('artifact_uri', models.TextField(blank=True)),
                 ('params', models.JSONField(blank=True, default=dict)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
+                ('metrics', models.JSONField(blank=True, decoder=apps.mlflow_sync.models.MetricDecoder, default=dict)),
                 ('metric_steps', models.JSONField(blank=True, default=dict)),
                 ('tags', models.JSONField(blank=True, default=dict)),
                 ('git_commit', models.CharField(blank=True, db_index=True, max_length=64)),
