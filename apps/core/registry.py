@@ -9,7 +9,7 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractUser, AnonymousUser
@@ -139,8 +139,3 @@ def overview_stats() -> list[OverviewStat]:
     for provider in _registry.overview.values():
         stats.extend(provider())
     return stats
-
-
-def kind_options(options: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
-    """The subset of parsed command options a kind's ``add_source`` takes."""
-    return {k: options[k] for k in keys if k in options}

@@ -21,7 +21,10 @@ class MlflowSourceAdmin(admin.ModelAdmin):
     )
     actions = ["queue_sync"]
 
-    @admin.action(description="Sync now (queue a sync of the selected sources)")
+    def has_sync_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("mlflow_sync.sync_mlflowsource")
+
+    @admin.action(description="Sync now (queue a sync of the selected sources)", permissions=["sync"])
     def queue_sync(self, request: HttpRequest, queryset: QuerySet[MlflowSource]) -> None:
         for source in queryset:
             try:

@@ -80,11 +80,6 @@ class RegisteredModelRecord:
     workspace: str = "default"
 
 
-@dataclass(slots=True)
-class RegistrySnapshot:
-    models: list[RegisteredModelRecord]
-
-
 def logged_model_id_from_source(source: str) -> str:
     """MLflow 3 model versions point at their logged model as ``models:/m-…``; older ones at run artifacts."""
     if source.startswith("models:/m-"):

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from apps.core.errors import AppError
 from apps.mlflow_sync import selectors, services
 from apps.mlflow_sync.filters import FilterError
-from apps.mlflow_sync.models import Experiment, ModelVersion, RegisteredModel, Run
+from apps.mlflow_sync.models import ModelVersion, RegisteredModel, Run
 
 PAGE_SIZE = 50
 MAX_KEY_COLUMNS = 6
@@ -174,7 +174,3 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tags": sorted(model.tags.items()),
     }
     return render(request, "mlflow_sync/model_detail.html", context)
-
-
-def experiment_url(experiment: Experiment) -> str:
-    return reverse("mlflow_sync:run_list") + f"?experiment={experiment.pk}"

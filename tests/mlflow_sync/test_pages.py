@@ -150,3 +150,30 @@ def test_the_filter_language_parses(text: str, expected: list[tuple[str, str, st
 def test_the_filter_language_rejects_nonsense(text: str) -> None:
     with pytest.raises(FilterError):
         parse_filter(text)
+
+
+def test_the_admin_refuses_a_source_whose_sqlite_file_does_not_exist(db: None, tmp_path) -> None:
+    from django.contrib.auth.models import User
+
+    admin_user = User.objects.create_superuser("root", password="pw-root-long")
+    client = Client()
+    client.force_login(admin_user)
+    resp = client.post(
+        "/admin/mlflow_sync/mlflowsource/add/",
+        {"name": "typo", "tracking_uri": f"sqlite:///{tmp_path}/missing.db", "enabled": "on"},
+    )
+    assert resp.status_code == 200 and "does not exist" in resp.content.decode()
+    assert not MlflowSource.objects.exists()
+
+
+def test_the_admin_sync_action_queues_a_sync(db: None, mlflow_store: MlflowStore) -> None:
+    from django.contrib.auth.models import User
+
+    from apps.core.models import SyncRun
+
+    source = mlflow_source_add(name="local", tracking_uri=mlflow_store.uri)[0]
+    admin_user = User.objects.create_superuser("root", password="pw-root-long")
+    client = Client()
+    client.force_login(admin_user)
+    client.post("/admin/mlflow_sync/mlflowsource/", {"action": "queue_sync", "_selected_action": [source.pk]})
+    assert SyncRun.objects.get().status == SyncRun.Status.QUEUED
