@@ -186,3 +186,16 @@ def test_the_rest_path_picks_up_new_and_finishing_runs_between_reconciles(mlflow
     assert mirrored.status == "FINISHED" and mirrored.metrics["auc"] == 0.93
     source.refresh_from_db()
     assert source.sync_state["rest"]["syncs"] == 3
+
+
+def test_a_write_that_touches_no_run_rereads_no_run(sql_source: MlflowSource, mlflow_store: MlflowStore) -> None:
+    from apps.mlflow_sync.models import Experiment
+
+    _sync(sql_source)
+    client = MlflowClient(mlflow_store.uri, mlflow_store.uri)
+    experiment = client.get_experiment_by_name("churn-prediction")
+    assert experiment is not None
+    client.set_experiment_tag(experiment.experiment_id, "team", "growth")
+    again = _sync(sql_source)
+    assert again.counts["runs_written"] == 0
+    assert Experiment.objects.get(name="churn-prediction").tags["team"] == "growth"
