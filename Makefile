@@ -24,12 +24,12 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/python manage.py bootstrap
 	@echo "Lineage dashboard: http://$(HOST):$(PORT)/  (Ctrl-C stops the server and its scheduler)"
-	@trap 'kill 0' EXIT INT TERM; \
-	if [ -n "$$REDIS_URL" ]; then \
+	@if [ -n "$$REDIS_URL" ]; then \
 	  $(BIN)/celery -A lineage_site worker --beat --loglevel INFO --concurrency 2 & \
 	else \
 	  $(BIN)/python manage.py run_scheduler & \
 	fi; \
+	beside=$$!; trap 'kill $$beside 2>/dev/null' EXIT; \
 	$(BIN)/gunicorn lineage_site.wsgi --bind $(HOST):$(PORT) --workers 2 --timeout 120 --access-logfile -
 
 lint: $(STAMP)
