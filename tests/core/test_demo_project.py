@@ -76,6 +76,15 @@ def test_demo_project_builds_a_real_lineage_scenario_and_keeps_it(
     for stage in ("prepare", "featurize", "train", "evaluate"):
         assert stage in dag.stdout
 
+    # The product reads the same pipeline through DVC's API as `dvc dag` prints.
+    from apps.dvc_sync.client import pipeline_of_tree
+    from apps.dvc_sync.graphs import parse_dot
+
+    pipeline = pipeline_of_tree(repo)
+    assert pipeline.stages == parse_dot(_dvc(repo, "dag", "--dot").stdout)
+    assert pipeline.outputs == parse_dot(_dvc(repo, "dag", "--outs", "--dot").stdout)
+    assert {"prepare", "featurize", "train", "evaluate", "data/customers.csv.dvc"} <= pipeline.stages.nodes
+
     # -- MLflow ----------------------------------------------------------------------------------
     from mlflow import MlflowClient  # imported here: importing mlflow costs seconds at collection time
 
