@@ -13,6 +13,7 @@ from typing import Any
 
 from apps.core.errors import SyncError
 from apps.dvc_sync.graphs import Graph, Pipeline
+from apps.dvc_sync.records import TrackedData
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
@@ -61,3 +62,58 @@ def pipeline_of_tree(root: Path) -> Pipeline:
             f"DVC could not load the pipeline in {root}: {exc}",
             hint="Fix the DVC files of that commit; other commits are recorded as usual.",
         ) from exc
+
+
+def tracked_data_of_tree(root: Path) -> list[TrackedData]:
+    """Every output and data dependency the DVC files in the checked-out tree at ``root`` pin, with DVC's hash
+    (md5, ``.dir`` for directories), size and file count, the frozen flag and import sources (``repo.url``, ``rev``,
+    ``rev_lock`` for ``dvc import``; the URL for ``dvc import-url``). Params dependencies are not data and are left
+    out. Raises ``SyncError`` when the tree's DVC files do not load."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    found: list[TrackedData] = []
+    try:
+        with Repo(str(root), config={"core": {"analytics": False, "check_update": False}}) as repo:
+            base = repo.root_dir
+            for stage in repo.index.stages:
+                address = _label(stage, base)
+                dvcfile = os.path.relpath(stage.path, base) if stage.path else ""
+                source: dict[str, str] = {}
+                if stage.is_import and stage.deps:
+                    dep = stage.deps[0]
+                    def_repo = getattr(dep, "def_repo", None) or {}
+                    source = {
+                        "import_url": str(def_repo.get("url") or dep.def_path),
+                        "import_rev": str(def_repo.get("rev") or ""),
+                        "import_rev_lock": str(def_repo.get("rev_lock") or ""),
+                        "import_path": str(dep.def_path) if def_repo else "",
+                    }
+                for role, items in (("out", stage.outs), ("dep", [] if stage.is_import else stage.deps)):
+                    for item in items:
+                        if isinstance(item, ParamsDependency):
+                            continue
+                        info = item.hash_info
+                        meta = item.meta
+                        found.append(
+                            TrackedData(
+                                path=_label(item, base),
+                                role=role,
+                                stage=address,
+                                dvcfile=dvcfile,
+                                hash_name=(info.name or "") if info else "",
+                                hash_value=str(info.value or "") if info and info.value else "",
+                                size=meta.size if meta else None,
+                                nfiles=meta.nfiles if meta else None,
+                                isdir=bool(meta and meta.isdir) or bool(info and info.isdir),
+                                frozen=bool(stage.frozen),
+                                **(source if role == "out" else {}),
+                            )
+                        )
+    except DvcException as exc:
+        raise SyncError(
+            f"DVC could not load the DVC files in {root}: {exc}",
+            hint="Fix the DVC files of that commit; other commits are recorded as usual.",
+        ) from exc
+    return found

@@ -54,3 +54,13 @@ def parse_dot(text: str) -> Graph:
         else:
             nodes.add(line[1:-1])
     return Graph(nodes=frozenset(nodes), edges=frozenset(edges))
+
+
+def to_dot(graph: Graph) -> str:
+    """The graph in the form ``dvc dag --dot`` prints: the same header and footer, one quoted node per line, then one
+    edge per line pointing downstream. ``dvc dag`` orders lines by directory order; here they are sorted."""
+    lines = ["strict digraph {"]
+    lines += [f'"{node}";' for node in sorted(graph.nodes)]
+    lines += [f'"{up}" -> "{down}";' for up, down in sorted(graph.edges)]
+    lines.append("}")
+    return "\n".join(lines) + "\n\n"

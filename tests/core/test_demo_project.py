@@ -84,6 +84,12 @@ def test_demo_project_builds_a_real_lineage_scenario_and_keeps_it(
     assert pipeline.stages == parse_dot(_dvc(repo, "dag", "--dot").stdout)
     assert pipeline.outputs == parse_dot(_dvc(repo, "dag", "--outs", "--dot").stdout)
     assert {"prepare", "featurize", "train", "evaluate", "data/customers.csv.dvc"} <= pipeline.stages.nodes
+    from apps.dvc_sync.client import tracked_data_of_tree
+
+    pinned = {(t.path, t.role, t.stage): t for t in tracked_data_of_tree(repo)}
+    assert pinned[("data/customers.csv", "out", "data/customers.csv.dvc")].hash_value == head_md5
+    assert pinned[("data/customers.csv", "dep", "prepare")].hash_value == head_md5
+    assert ("models/run_id.txt", "out", "train") in pinned
 
     # -- MLflow ----------------------------------------------------------------------------------
     from mlflow import MlflowClient  # imported here: importing mlflow costs seconds at collection time
