@@ -6,6 +6,7 @@ The oracle is ../shared/dvc-corpus: each entry's `tree/` (DVC metadata at the re
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,14 +17,17 @@ from apps.dvc_sync.client import pipeline_of_tree, tracked_data_of_tree
 from apps.dvc_sync.graphs import parse_dot, to_dot
 from tests.conftest import ROOT
 
-CORPUS = ROOT.parent / "shared" / "dvc-corpus"
+CORPUS = Path(os.environ.get("DVC_CORPUS", ROOT.parent / "shared" / "dvc-corpus"))
 ENTRIES = sorted(p.name for p in CORPUS.iterdir() if (p / "tree").is_dir()) if CORPUS.is_dir() else []
 
 
 def _checkout(entry: str, tmp_path: Path) -> Path:
     """The entry's tree committed in a fresh git repository, as the corpus README made it."""
     work = tmp_path / "work"
-    shutil.copytree(CORPUS / entry / "tree", work)
+    # shared/ may be read-only (as CI lays it out): copy the files, not their permission bits.
+    shutil.copytree(CORPUS / entry / "tree", work, copy_function=shutil.copyfile)
+    for path in [work, *work.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
     git = ["git", "-c", "init.defaultBranch=main", "-c", "user.name=corpus", "-c", "user.email=corpus@example.invalid"]
     subprocess.run([*git, "init", "-q"], cwd=work, check=True)
     subprocess.run([*git, "add", "-A", "-f"], cwd=work, check=True)
