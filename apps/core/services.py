@@ -132,6 +132,17 @@ def _count_phrase(key: str, value: int) -> str:
     return f"{value} {' '.join(words)}"
 
 
+def _find_source(kind: str, source_id: int) -> registry.SourceRef | None:
+    return next((s for s in registry.source_kind(kind).list_sources() if s.id == source_id), None)
+
+
+def sources_ensure_defaults(*, kinds: list[str] | None = None) -> None:
+    """Let each kind (or those in ``kinds``) add the sources its environment names, e.g. ``MLFLOW_TRACKING_URI``."""
+    for name, source_kind in registry.source_kinds().items():
+        if (kinds is None or name in kinds) and source_kind.ensure_defaults is not None:
+            source_kind.ensure_defaults()
+
+
 def sync_source(
     *,
     kind: str,
@@ -150,7 +161,7 @@ def sync_source(
     mirrored before stays as it was because each batch is its own transaction and watermarks advance only on success.
     """
     source_kind = registry.source_kind(kind)
-    source = next((s for s in source_kind.list_sources() if s.id == source_id), None)
+    source = _find_source(kind, source_id)
     if syncrun_id is not None:
         claimed = syncrun_claim(syncrun_id)
         if claimed is None:
@@ -211,8 +222,7 @@ def sync_queue(
     otherwise the scheduler process started by ``make run`` picks it up. Refuses a second active sync."""
     from apps.core.tasks import run_queued_sync
 
-    source_kind = registry.source_kind(kind)
-    source = next((s for s in source_kind.list_sources() if s.id == source_id), None)
+    source = _find_source(kind, source_id)
     if source is None:
         raise SyncError(f"No {kind} source with id {source_id}.")
     syncrun = syncrun_begin(source=source, full=full, trigger=trigger, requested_by=requested_by, queued=True)
@@ -239,12 +249,11 @@ def sync_all(
 ) -> list[SyncRun]:
     """Sync every enabled source of every kind (or of ``kinds``), one after another; a source whose sync is already
     active is skipped. Returns the finished syncs."""
+    sources_ensure_defaults(kinds=kinds)
     done: list[SyncRun] = []
     for name, source_kind in registry.source_kinds().items():
         if kinds and name not in kinds:
             continue
-        if source_kind.ensure_defaults is not None:
-            source_kind.ensure_defaults()
         for source in source_kind.list_sources():
             if not source.enabled:
                 continue

@@ -265,27 +265,54 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
-def _sql_figures(uri: str, folder: Path, runs: int, versions: int, write: Write) -> list[Figure]:
-    """Figures 1-4 on the SQLite store at ``uri``: reference, full sync, no-change re-sync, peak RSS. Returns them;
-    refuses (``BenchError``) a listing or a mirror that does not hold ``runs`` runs and ``versions`` versions."""
-    write("SQL path: MLflow's client over the SQLite store (reference)…")
+@dataclass
+class _PathTimes:
+    reference_s: float
+    listed: int
+    listed_versions: int
+    full_s: float
+    full_run: SyncRun
+    resync_s: float
+    resync_run: SyncRun
+
+
+def _time_path(
+    label: str,
+    where: str,
+    uri: str,
+    source_name: str,
+    warm_up: Callable[[str], None],
+    runs: int,
+    versions: int,
+    write: Write,
+) -> _PathTimes:
+    """The three timings both paths share: MLflow's client listing everything (the reference), a full sync into an
+    empty mirror and a no-change re-sync. Refuses (``BenchError``) a listing or mirror short of runs or versions."""
+    write(f"{label} path: MLflow's client {where} (reference)…")
     ref_s, listed, listed_versions = _reference(uri)
     if listed != runs or listed_versions != versions:
         raise BenchError(f"MLflow's client listed {listed} runs and {listed_versions} versions, not {runs}/{versions}.")
     write(f"  {ref_s:.2f} s")
 
-    write("SQL path: full sync into an empty mirror…")
-    source = _fresh_source(SQL_SOURCE, uri)
-    _warm_up_sql(uri)
+    write(f"{label} path: full sync into an empty mirror…")
+    source = _fresh_source(source_name, uri)
+    warm_up(uri)
     full_s, full_run = _sync(source, expect_runs=runs)
-    if ModelVersion.objects.filter(source=source).count() != versions:
-        raise BenchError(f"The SQL sync mirrored {ModelVersion.objects.filter(source=source).count()} versions.")
+    mirrored_versions = ModelVersion.objects.filter(source=source).count()
+    if mirrored_versions != versions:
+        raise BenchError(f"The {label} sync mirrored {mirrored_versions} versions, not {versions}.")
     write(f"  {full_s:.2f} s ({full_run.message})")
 
-    write("SQL path: no-change re-sync…")
+    write(f"{label} path: no-change re-sync…")
     resync_s, resync_run = _sync(source, expect_runs=runs)
     write(f"  {resync_s:.3f} s ({resync_run.message})")
+    return _PathTimes(ref_s, listed, listed_versions, full_s, full_run, resync_s, resync_run)
 
+
+def _sql_figures(uri: str, folder: Path, runs: int, versions: int, write: Write) -> list[Figure]:
+    """Figures 1-4 on the SQLite store at ``uri``: reference, full sync, no-change re-sync, peak RSS. Returns them;
+    refuses (``BenchError``) a listing or a mirror that does not hold ``runs`` runs and ``versions`` versions."""
+    t = _time_path("SQL", "over the SQLite store", uri, SQL_SOURCE, _warm_up_sql, runs, versions, write)
     write("SQL path: full sync in a fresh `manage.py sync_mlflow` process (peak RSS)…")
     _fresh_source(SQL_SOURCE, uri)
     rss_mb, rss_s = _peak_rss_of_sync(SQL_SOURCE, folder)
@@ -293,12 +320,12 @@ def _sql_figures(uri: str, folder: Path, runs: int, versions: int, write: Write)
         raise BenchError("The subprocess sync did not mirror every run.")
     write(f"  {rss_mb:.0f} MB ({rss_s:.1f} s including start-up)")
     return [
-        Figure("sql_reference", "SQL  reference: MlflowClient runs + versions", seconds=ref_s,
-               note=f"{listed:,} runs, {listed_versions} versions"),
-        Figure("sql_full_sync", "SQL  full sync, empty mirror", seconds=full_s, value=full_s / ref_s,
-               unit="x ref", target=TARGET_SQL_FULL_RATIO, note=full_run.message),
-        Figure("sql_resync", "SQL  no-change re-sync", seconds=resync_s, value=resync_s / full_s,
-               unit="x full", target=TARGET_SQL_RESYNC_RATIO, note=resync_run.message),
+        Figure("sql_reference", "SQL  reference: MlflowClient runs + versions", seconds=t.reference_s,
+               note=f"{t.listed:,} runs, {t.listed_versions} versions"),
+        Figure("sql_full_sync", "SQL  full sync, empty mirror", seconds=t.full_s, value=t.full_s / t.reference_s,
+               unit="x ref", target=TARGET_SQL_FULL_RATIO, note=t.full_run.message),
+        Figure("sql_resync", "SQL  no-change re-sync", seconds=t.resync_s, value=t.resync_s / t.full_s,
+               unit="x full", target=TARGET_SQL_RESYNC_RATIO, note=t.resync_run.message),
         Figure("sql_peak_rss", "SQL  peak RSS, full sync (fresh process)", seconds=rss_s, value=rss_mb,
                unit="MB", target=TARGET_SQL_PEAK_RSS_MB, note="time includes process start-up"),
     ]  # fmt: skip
@@ -323,30 +350,14 @@ def _measure_rest(copy: Path, rest: Path, runs: int, versions: int, write: Write
     """Reference, full sync and no-change re-sync against a server over ``copy``, stopped on the way out."""
     with mlflow_server(copy, rest) as url:
         write(f"  {url}")
-        write("REST path: MLflow's client against the server (reference)…")
-        ref_s, listed, listed_versions = _reference(url)
-        if listed != runs or listed_versions != versions:
-            raise BenchError(f"The server listed {listed} runs and {listed_versions} versions, not {runs}/{versions}.")
-        write(f"  {ref_s:.2f} s")
-
-        write("REST path: full sync into an empty mirror…")
-        source = _fresh_source(REST_SOURCE, url)
-        _warm_up_rest(url)
-        full_s, full_run = _sync(source, expect_runs=runs)
-        if ModelVersion.objects.filter(source=source).count() != versions:
-            raise BenchError(f"The REST sync mirrored {ModelVersion.objects.filter(source=source).count()} versions.")
-        write(f"  {full_s:.2f} s ({full_run.message})")
-
-        write("REST path: no-change re-sync…")
-        resync_s, resync_run = _sync(source, expect_runs=runs)
-        write(f"  {resync_s:.2f} s ({resync_run.message})")
+        t = _time_path("REST", "against the server", url, REST_SOURCE, _warm_up_rest, runs, versions, write)
     return [
-        Figure("rest_reference", "REST reference: MlflowClient runs + versions", seconds=ref_s,
-               note=f"{listed:,} runs, {listed_versions} versions"),
-        Figure("rest_full_sync", "REST full sync, empty mirror", seconds=full_s, value=full_s / ref_s,
-               unit="x ref", target=TARGET_REST_FULL_RATIO, note=full_run.message),
-        Figure("rest_resync", "REST no-change re-sync", seconds=resync_s, value=resync_s / full_s,
-               unit="x full", note=resync_run.message),
+        Figure("rest_reference", "REST reference: MlflowClient runs + versions", seconds=t.reference_s,
+               note=f"{t.listed:,} runs, {t.listed_versions} versions"),
+        Figure("rest_full_sync", "REST full sync, empty mirror", seconds=t.full_s, value=t.full_s / t.reference_s,
+               unit="x ref", target=TARGET_REST_FULL_RATIO, note=t.full_run.message),
+        Figure("rest_resync", "REST no-change re-sync", seconds=t.resync_s, value=t.resync_s / t.full_s,
+               unit="x full", note=t.resync_run.message),
     ]  # fmt: skip
 
 

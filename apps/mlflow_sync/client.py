@@ -26,6 +26,7 @@ from apps.mlflow_sync.records import (
     RunRecord,
     logged_model_id_from_source,
 )
+from apps.mlflow_sync.uris import redact
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -80,8 +81,6 @@ def make_client(tracking_uri: str, registry_uri: str = "") -> MlflowClient:
 
 def translate_error(exc: Exception, uri: str) -> SyncError:
     """Say what an MLflow client failure means for the user, and what to do."""
-    from apps.mlflow_sync.sqlstore import redact
-
     text = redact(str(exc))
     uri = redact(uri)
     low = text.lower()

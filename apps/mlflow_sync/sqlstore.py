@@ -8,7 +8,6 @@ one read-only snapshot, and never imports mlflow. Everything it returns is a pla
 from __future__ import annotations
 
 import hashlib
-import re
 import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
@@ -26,7 +25,7 @@ from apps.mlflow_sync.records import (
     RunRecord,
     logged_model_id_from_source,
 )
-from apps.mlflow_sync.uris import sqlite_path
+from apps.mlflow_sync.uris import redact, sqlite_path
 
 # Alembic revisions of MLflow's schema whose tables and columns this reader was written against: from the one that
 # added ``workspace`` columns (MLflow 3.17's line) to MLflow 3.17.2's head.
@@ -59,11 +58,6 @@ CHUNK = 900  # ids per IN (...) list: under SQLite's default 999 variables
 def _crc(value: object) -> int:
     """The content hash SQLite sums for fingerprints (registered as ``lineage_hash``)."""
     return zlib.crc32(str(value).encode()) if value is not None else 0
-
-
-def redact(text: str) -> str:
-    """Hide any password in a URI or libpq message before it reaches a page or a log."""
-    return re.sub(r"(//[^/:@\s]+):[^@/\s]+@", r"\1:***@", re.sub(r"(password=)\S+", r"\1***", text))
 
 
 def _fail(what: str, hint: str) -> SyncError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -54,3 +55,8 @@ def validate_tracking_uri(uri: str) -> None:
     if scheme in SQL_SCHEMES or scheme in CLIENT_SCHEMES:
         return
     raise ValidationError(f"Unsupported tracking URI scheme {scheme!r}: use sqlite:, postgresql: or http(s):.")
+
+
+def redact(text: str) -> str:
+    """Hide any password in a URI or libpq message before it reaches a page or a log."""
+    return re.sub(r"(//[^/:@\s]+):[^@/\s]+@", r"\1:***@", re.sub(r"(password=)\S+", r"\1***", text))

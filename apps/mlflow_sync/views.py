@@ -105,12 +105,13 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _get_run(pk)
     system_tags = sorted((k, v) for k, v in run.tags.items() if k.startswith("mlflow."))
     user_tags = sorted((k, v) for k, v in run.tags.items() if not k.startswith("mlflow."))
+    history_url = reverse("mlflow_sync:metric_history", args=[run.pk]) + "?key="
     metrics = [
         {
             "key": k,
             "value": v,
             "step": (run.metric_steps.get(k) or [None])[0],
-            "url": reverse("mlflow_sync:metric_history", args=[run.pk]) + "?key=",
+            "url": history_url,
         }
         for k, v in sorted(run.metrics.items())
     ]

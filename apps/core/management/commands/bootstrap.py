@@ -27,10 +27,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from apps.core.demo.builder import build_demo_project, read_completed_demo
 
+        services.sources_ensure_defaults()
         kinds = registry.source_kinds()
-        for kind in kinds.values():
-            if kind.ensure_defaults is not None:
-                kind.ensure_defaults()
         has_sources = any(kind.list_sources() for kind in kinds.values())
         if not has_sources and not options["no_demo"]:
             path = Path(options["demo_path"])

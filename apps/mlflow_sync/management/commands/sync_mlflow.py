@@ -23,8 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         kind = registry.source_kind("mlflow")
-        if kind.ensure_defaults is not None:
-            kind.ensure_defaults()
+        services.sources_ensure_defaults(kinds=["mlflow"])
         try:
             sources = [kind.get_source(options["source"])] if options["source"] else kind.list_sources()
         except AppError as exc:
