@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "apps.core",
     "apps.mlflow_sync",
+    "apps.dvc_sync",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +188,8 @@ if SYNC_STALE_AFTER_SECONDS < 60:
 MLFLOW_REST_FULL_EVERY: int = _get("MLFLOW_REST_FULL_EVERY", int, 10)
 MLFLOW_REST_RECENT_HOURS: int = _get("MLFLOW_REST_RECENT_HOURS", int, 48)
 MLFLOW_DEFAULT_SOURCE_URI: str = os.environ.get("MLFLOW_TRACKING_URI", "")
+# The product's own clones of DVC sources' git repositories (fetched on each sync; never the user's work tree).
+DVC_REPOS_DIR = Path(_get("DVC_REPOS_DIR", str, str(VAR_DIR / "repos"))).resolve()
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -8,15 +8,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models
 
-SOURCE_NAME_VALIDATOR = RegexValidator(
-    r"^[A-Za-z0-9._-]{1,200}$", "Use up to 200 characters of letters, digits, '.', '_' and '-'."
-)
-ENV_NAME_VALIDATOR = RegexValidator(
-    r"^[A-Za-z_][A-Za-z0-9_]*$", "An environment variable name, such as MLFLOW_PROD_PASSWORD."
-)
+from apps.core.validators import ENV_NAME_VALIDATOR, SOURCE_NAME_VALIDATOR
 
 
 class MetricDecoder(json.JSONDecoder):
