@@ -6,8 +6,6 @@ The oracle is ../shared/dvc-corpus: each entry's `tree/` (DVC metadata at the re
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,24 +13,11 @@ import pytest
 
 from apps.dvc_sync.client import pipeline_of_tree, tracked_data_of_tree
 from apps.dvc_sync.graphs import parse_dot, to_dot
-from tests.conftest import ROOT
-
-CORPUS = Path(os.environ.get("DVC_CORPUS", ROOT.parent / "shared" / "dvc-corpus"))
-ENTRIES = sorted(p.name for p in CORPUS.iterdir() if (p / "tree").is_dir()) if CORPUS.is_dir() else []
+from tests.dvc_sync.repos import CORPUS, ENTRIES, commit_tree
 
 
 def _checkout(entry: str, tmp_path: Path) -> Path:
-    """The entry's tree committed in a fresh git repository, as the corpus README made it."""
-    work = tmp_path / "work"
-    # shared/ may be read-only (as CI lays it out): copy the files, not their permission bits.
-    shutil.copytree(CORPUS / entry / "tree", work, copy_function=shutil.copyfile)
-    for path in [work, *work.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    git = ["git", "-c", "init.defaultBranch=main", "-c", "user.name=corpus", "-c", "user.email=corpus@example.invalid"]
-    subprocess.run([*git, "init", "-q"], cwd=work, check=True)
-    subprocess.run([*git, "add", "-A", "-f"], cwd=work, check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "corpus tree"], cwd=work, check=True)
-    return work
+    return commit_tree(entry, tmp_path / "work")
 
 
 @pytest.mark.skipif(not ENTRIES, reason=f"no DVC corpus at {CORPUS}")
