@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,6 +28,7 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a DVC file larger than this is refused unread, as no real one comes near it
 MAX_YAML_NODES = 1_000_000  # nodes after alias expansion: a "billion laughs" file stops here, not in DVC
 DVC_FILE_NAMES = ("dvc.yaml", "dvc.lock")
+CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})(\s|$)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,12 @@ def precheck(path: Path, shown: str) -> Problem | None:
 
 def _problem_of(exc: BaseException, shown: str) -> Problem:
     """DVC's message for a file it refused, with the line of the YAML error where DVC's cause carries one."""
+    from dvc.exceptions import DvcException
+
     line = None
-    parts = [str(exc).strip()]
+    parts = [
+        str(exc).strip() if isinstance(exc, DvcException) else f"DVC could not load it ({type(exc).__name__}: {exc})"
+    ]
     cause: BaseException | None = exc
     for _ in range(4):
         cause = getattr(cause, "exc", None) or (cause.__cause__ if cause else None)
@@ -175,6 +180,9 @@ def _problem_of(exc: BaseException, shown: str) -> Problem:
     match = re.search(r"line (\d+)", message) if line is None else None
     if match:
         line = int(match.group(1))
+    marker = CONFLICT_MARKER.search(getattr(exc, "yaml_text", "") or "")
+    if marker:  # the parser stumbles a line or more after the marker: point at the marker itself
+        line = exc.yaml_text.count("\n", 0, marker.start()) + 1  # type: ignore[attr-defined]
     return Problem(shown, message[:2000], line)
 
 
@@ -382,11 +390,10 @@ class TreeReader:
             remotes = config.get("remote", {})
             return {name: redact_url(str(conf.get("url", ""))) for name, conf in remotes.items()}, []
         except DvcException as exc:
-            return {}, [_problem_of(exc, self._top(".dvc/config"))]
+            return {}, [self._clean(_problem_of(exc, self._top(".dvc/config")))]
 
     def _load(self, dvc_path: str) -> tuple[Any, FileResult]:
         from dvc.dvcfile import load_file
-        from dvc.exceptions import DvcException
         from dvc.repo.index import Index
 
         repo = self.repo()
@@ -425,15 +432,22 @@ class TreeReader:
                     watched.add(os.path.relpath(os.path.abspath(imported), base))
                 for name, artifact in (dvcfile.artifacts or {}).items():
                     result.artifacts[name] = {**_jsonable(artifact), "dvcfile": dvc_path}
-        except (DvcException, UnicodeDecodeError, RecursionError, ValueError, TypeError) as exc:
+        except Exception as exc:  # any failure to load one file (DVC raises more than DvcException) is its problem
             shown = self._top(dvc_path)
             if "lock" in type(exc).__name__.lower() or "dvc.lock" in str(exc):
                 shown = self._top(_lock_of(dvc_path) or dvc_path)
-            result.problems.append(_problem_of(exc, shown))
+            result.problems.append(self._clean(_problem_of(exc, shown)))
             return None, result
         result.watched = sorted(self._top(w) for w in watched if not w.startswith(".."))
         result.structure = _structure(result.stages)
         return index, result
+
+    def _clean(self, problem: Problem) -> Problem:
+        """DVC names files by their path from this process's working directory: show them from the DVC root."""
+        message = problem.message
+        for prefix in (str(self.dvc_root), os.path.relpath(self.dvc_root)):
+            message = message.replace(prefix + os.sep, "").replace(prefix, ".")
+        return replace(problem, message=message)
 
     def load_file(self, top_path: str, cache_key: str) -> FileResult:
         """Load one DVC file (with its ``dvc.lock``) as it is in the work tree; a problem, never an exception."""
@@ -481,7 +495,7 @@ class TreeReader:
                 stages=_graph(index.graph, repo.root_dir), outputs=_graph(index.outs_graph, repo.root_dir)
             ), []
         except DvcException as exc:
-            return None, [_problem_of(exc, self._top("dvc.yaml"))]
+            return None, [self._clean(_problem_of(exc, self._top("dvc.yaml")))]
 
 
 # --- whole trees (the corpus and the demo are read this way) ---------------------------------------------------------

@@ -37,6 +37,12 @@ class Command(BaseCommand):
             problems = commit.snapshot.problems if commit.snapshot else []
             reasons = "; ".join(f"{p['path']}: {p['message']}" for p in problems) or "no DVC pipeline was recorded"
             raise CommandError(f"Commit {commit.short_sha} of '{source.name}' has no pipeline graph: {reasons}")
+        for problem in commit.snapshot.problems if commit.snapshot else []:
+            where = f"{problem['path']}:{problem['line']}" if problem.get("line") else problem["path"]
+            self.stderr.write(
+                f"warning: at {commit.short_sha} DVC could not load {where}: "
+                f"{problem['message']}; the pipeline below leaves it out."
+            )
         graph = pipeline.outputs if options["outs"] else pipeline.stages
         if options["format"] == "json":
             self.stdout.write(
