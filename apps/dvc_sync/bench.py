@@ -9,7 +9,8 @@ read from a fresh ``manage.py sync_dvc`` process (``ru_maxrss``).
 
 The benchmark owns the DVC source named ``bench-dvc`` in the database it runs against: it deletes it (cascade, and
 the product's clone of it) before every full sync, so "full" always starts from an empty mirror, and deletes it again
-at the end. Run it against a database of its own (``DATABASE_URL=sqlite:///…/var/bench/site.sqlite3``).
+at the end. Its clones live in ``<folder>/repos``, never in the dashboard's ``DVC_REPOS_DIR``. Run it against a
+database of its own (``DATABASE_URL=sqlite:///…/var/bench/site.sqlite3``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from apps.core import services as core_services
@@ -208,7 +210,7 @@ def _peak_rss_of_sync(folder: Path) -> tuple[float, float]:
         done = subprocess.run(
             [sys.executable, "-c", _RSS_LAUNCHER, *command],
             cwd=settings.BASE_DIR,
-            env=dict(os.environ),
+            env={**os.environ, "DVC_REPOS_DIR": str(settings.DVC_REPOS_DIR)},  # the bench's own clones
             stdout=subprocess.PIPE,
             stderr=log,
             check=False,
@@ -291,12 +293,15 @@ def run_benchmark(
         folder, commits=commits, dvc_commits=dvc_commits, stages=stages, tracked=tracked, log=write
     )
     load_before = os.getloadavg()[0]
-    try:
-        figures = _measure(repo, folder, sample, new_commits, write)
-    finally:
-        for old in DvcSource.objects.filter(name=SOURCE):
-            dvc_source_delete_clone(old)
-        DvcSource.objects.filter(name=SOURCE).delete()
+    # The product's clones are named by source id, and the bench database numbers its sources from 1 like the
+    # dashboard's: without a folder of its own, deleting the bench source's clone could delete a dashboard clone.
+    with override_settings(DVC_REPOS_DIR=folder / "repos"):
+        try:
+            figures = _measure(repo, folder, sample, new_commits, write)
+        finally:
+            for old in DvcSource.objects.filter(name=SOURCE):
+                dvc_source_delete_clone(old)
+            DvcSource.objects.filter(name=SOURCE).delete()
     load = (load_before, os.getloadavg()[0])
     results = {
         "commits": repo.commits,
