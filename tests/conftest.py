@@ -37,8 +37,18 @@ def ensure_roles() -> None:
 
     if Group.objects.filter(name="viewer").exists():
         return
-    for module in ("apps.core.migrations.0002_roles", "apps.mlflow_sync.migrations.0002_permissions"):
+    for module in (
+        "apps.core.migrations.0002_roles",
+        "apps.mlflow_sync.migrations.0002_permissions",
+        "apps.dvc_sync.migrations.0002_permissions",
+    ):
         importlib.import_module(module).forwards(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _dvc_clones_in_tmp(settings: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never write into the dashboard's own clones under var/repos (sources there are numbered from 1 too)."""
+    settings.DVC_REPOS_DIR = tmp_path_factory.mktemp("clones")  # type: ignore[attr-defined]
 
 
 def _user(username: str, group: str | None = None, **extra: object) -> User:

@@ -54,6 +54,7 @@ def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[None]:
         "DATABASE_URL": _database_url(),
         "CELERY_QUEUE": queue,
         "DJANGO_SETTINGS_MODULE": "lineage_site.settings",
+        "DVC_REPOS_DIR": str(tmp_path / "clones"),
     }
     with open(log, "wb") as out:
         proc = subprocess.Popen(
