@@ -28,6 +28,8 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a DVC file larger than this is refused unread, as no real one comes near it
 MAX_YAML_NODES = 1_000_000  # nodes after alias expansion: a "billion laughs" file stops here, not in DVC
 DVC_FILE_NAMES = ("dvc.yaml", "dvc.lock")
+YAML_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[\w-]", re.MULTILINE)
+YAML_ALIAS = re.compile(r"(?:^|[\s\[{,])\*[\w-]", re.MULTILINE)
 CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})(\s|$)", re.MULTILINE)
 
 
@@ -108,7 +110,7 @@ def _yaml_nodes(text: str) -> int:
 
     sizes: dict[str, int] = {}
     stack: list[tuple[str | None, int]] = [(None, 0)]
-    for event in YAML(typ="safe", pure=True).parse(text):
+    for event in YAML(typ="safe").parse(text):
         if isinstance(event, ScalarEvent):
             count = 1
             if event.anchor:
@@ -147,7 +149,7 @@ def precheck(path: Path, shown: str) -> Problem | None:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return Problem(shown, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})", line)
-    if "&" in text and "*" in text:
+    if YAML_ANCHOR.search(text) and YAML_ALIAS.search(text):
         try:
             nodes = _yaml_nodes(text)
         except Exception:  # a syntax error: DVC reports it with its own message below
