@@ -165,3 +165,27 @@ def test_a_full_sync_gives_the_same_mirror(history: History, synced: DvcSource) 
     before = {sha: _outs_at(synced, sha) for sha in history.commits.values()}
     assert _sync(synced, full=True).counts["commits"] == len(history.commits)
     assert {sha: _outs_at(synced, sha) for sha in history.commits.values()} == before
+
+
+def test_unassigning_and_deprecating_are_read_on_the_next_sync(history: History, synced: DvcSource) -> None:
+    gto = str(Path(run.__globals__["DVC"]).parent / "gto")
+    run([gto, "deprecate", "churn-model", "v1.1.0", "staging"], history.repo)  # unassign the stage
+    _sync(synced)
+    assert set(ArtifactStage.objects.filter(source=synced).values_list("stage", "version")) == {("prod", "v1.0.0")}
+    run([gto, "deprecate", "churn-model", "v1.0.0"], history.repo)  # deregister the version
+    _sync(synced)
+    assert not ArtifactStage.objects.filter(source=synced).exists()  # GTO: a deregistered version holds no stage
+    actions = set(ArtifactEvent.objects.filter(source=synced).values_list("action", "version", "stage"))
+    assert ("unassign", "v1.1.0", "staging") in actions
+    assert ("deregister", "v1.0.0", "") in actions
+
+
+def test_remotes_are_mirrored_by_name_and_url_without_credentials(history: History, synced: DvcSource) -> None:
+    run(["dvc", "remote", "add", "-d", "storage", "https://ci-user:s3cret@dvc.example.com/churn"], history.repo)
+    run(["dvc", "remote", "add", "backup", "/srv/dvc-backup"], history.repo)
+    run(["git", "commit", "-q", "-am", "remotes"], history.repo)
+    _sync(synced)
+    head = Commit.objects.filter(source=synced).order_by("-position").first()
+    assert head is not None and head.snapshot is not None
+    assert head.snapshot.remotes == {"storage": "https://dvc.example.com/churn", "backup": "/srv/dvc-backup"}
+    assert "s3cret" not in str(head.snapshot.__dict__)
