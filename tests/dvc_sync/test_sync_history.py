@@ -14,7 +14,7 @@ from apps.core.models import SyncRun
 from apps.dvc_sync.graphs import parse_dot
 from apps.dvc_sync.models import ArtifactEvent, ArtifactStage, Commit, DataVersion, DvcSource, Pin, Ref
 from apps.dvc_sync.services import dvc_source_add
-from tests.dvc_sync.history import History, build_history, copy_history
+from tests.dvc_sync.history import GTO, History, build_history, copy_history
 from tests.dvc_sync.repos import run
 
 pytestmark = pytest.mark.django_db
@@ -168,11 +168,10 @@ def test_a_full_sync_gives_the_same_mirror(history: History, synced: DvcSource) 
 
 
 def test_unassigning_and_deprecating_are_read_on_the_next_sync(history: History, synced: DvcSource) -> None:
-    gto = str(Path(run.__globals__["DVC"]).parent / "gto")
-    run([gto, "deprecate", "churn-model", "v1.1.0", "staging"], history.repo)  # unassign the stage
+    run([GTO, "deprecate", "churn-model", "v1.1.0", "staging"], history.repo)  # unassign the stage
     _sync(synced)
     assert set(ArtifactStage.objects.filter(source=synced).values_list("stage", "version")) == {("prod", "v1.0.0")}
-    run([gto, "deprecate", "churn-model", "v1.0.0"], history.repo)  # deregister the version
+    run([GTO, "deprecate", "churn-model", "v1.0.0"], history.repo)  # deregister the version
     _sync(synced)
     assert not ArtifactStage.objects.filter(source=synced).exists()  # GTO: a deregistered version holds no stage
     actions = set(ArtifactEvent.objects.filter(source=synced).values_list("action", "version", "stage"))
