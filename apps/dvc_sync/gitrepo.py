@@ -203,7 +203,7 @@ def new_commits(clone: Path, tips: Sequence[str], known: Sequence[str]) -> Itera
         stderr=subprocess.PIPE,
     )
     assert process.stdout is not None
-    data = process.stdout.read().decode("utf-8", "surrogateescape")
+    data = process.stdout.read().decode("utf-8", "replace")  # messages and names are stored: no lone surrogates
     err = process.stderr.read().decode("utf-8", "replace") if process.stderr else ""
     if process.wait() != 0:
         raise SyncError(f"git log failed: {err.strip()}")
@@ -235,6 +235,9 @@ def blobs(clone: Path, sha: str, paths: Sequence[str] | None = None) -> dict[str
     """``{path: blob sha}`` of the files at commit ``sha``: all of them, or those of ``paths`` that exist."""
     if paths is not None and not paths:
         return {}
+    if paths is not None and len(paths) > 1000:  # keep the command line short: list everything, then pick
+        wanted = set(paths)
+        return {p: b for p, b in blobs(clone, sha).items() if p in wanted}
     out = git(["ls-tree", "-r", "-z", "--full-tree", sha, "--", *(paths or [])], cwd=clone)
     found: dict[str, str] = {}
     for entry in out.split("\0"):

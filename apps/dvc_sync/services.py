@@ -473,6 +473,8 @@ def dvc_source_sync(source_id: int, *, full: bool = False, progress: Progress | 
     followed = [r for r in git_refs if source.follows(r.name)]
     tips = sorted({r.sha for r in followed})
     state = dict(source.sync_state or {})
+    if (state.get("root", source.root), state.get("refs", source.refs)) != (source.root, source.refs):
+        full = True  # another subproject or other refs: what was mirrored was read with other eyes
     previous = [] if full else list(state.get("tips", []))
     known = sorted(gitrepo.existing(clone, previous))
     walk = _Walk(source, clone, full)
@@ -517,7 +519,7 @@ def dvc_source_sync(source_id: int, *, full: bool = False, progress: Progress | 
         _write_gto(source, clone)
     counts["snapshots"] = walk.counts["snapshots"]
     counts["data_versions"] = walk.counts["data_versions"]
-    state.update(tips=tips, default_branch=default_branch, tags_digest=tags_digest)
+    state.update(tips=tips, default_branch=default_branch, tags_digest=tags_digest, root=source.root, refs=source.refs)
     DvcSource.objects.filter(pk=source.pk).update(sync_state=state)
     report(done=len(commits), total=len(commits), phase="done", counts=counts)
     return counts
