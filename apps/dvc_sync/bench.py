@@ -15,13 +15,11 @@ database of its own (``DATABASE_URL=sqlite:///…/var/bench/site.sqlite3``).
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -33,6 +31,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from apps.core import services as core_services
+from apps.core.bench import BenchError, Figure, format_figures, peak_rss, timed
 from apps.core.models import SyncRun
 from apps.dvc_sync.benchrepo import BenchRepo, add_commits, ensure_bench_repo
 from apps.dvc_sync.models import Commit, DvcSource
@@ -49,39 +48,7 @@ TARGET_RESYNC_SECONDS = 2.0
 Write = Callable[[str], Any]
 
 
-class BenchError(Exception):
-    """The benchmark could not measure something (a sync failed, ``dvc dag`` failed, a count is wrong)."""
-
-
-@dataclass
-class Figure:
-    """One line of the result table: a measured value, and for targeted figures the bound and the verdict."""
-
-    key: str
-    label: str
-    seconds: float | None = None
-    value: float | None = None
-    unit: str = ""
-    target: float | None = None
-    note: str = ""
-
-    @property
-    def passed(self) -> bool | None:
-        """True/False against the target (value ≤ target); None when the figure has no target."""
-        if self.target is None or self.value is None:
-            return None
-        return self.value <= self.target
-
-
 # --- helpers ------------------------------------------------------------------------------------------------------
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Run ``fn`` once after a garbage collection; return (wall seconds, its result)."""
-    gc.collect()
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
-
-
 def dvc_cli() -> Path:
     """The ``dvc`` executable of this environment (the DVC the mirror itself uses)."""
     return Path(sys.executable).parent / "dvc"
@@ -151,7 +118,7 @@ def measure_baseline(repo: BenchRepo, folder: Path, *, sample: int = BASELINE_SA
         dag_at(work, repo.head)  # the warm-up
         seconds = 0.0
         for sha in shas:
-            elapsed, _ = _timed(partial(dag_at, work, sha))
+            elapsed, _ = timed(partial(dag_at, work, sha))
             seconds += elapsed
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -174,7 +141,7 @@ def _fresh_source(location: Path) -> DvcSource:
 def _sync(source: DvcSource, *, full: bool, commits: int, dvc_commits: int) -> tuple[float, SyncRun]:
     """Time one ``sync_source`` of ``source``. Returns (seconds, the finished SyncRun). Refuses (``BenchError``) a
     failed sync, and one whose counts are not ``commits`` commits of which ``dvc_commits`` changed DVC files."""
-    seconds, run = _timed(lambda: core_services.sync_source(kind="dvc", source_id=source.pk, full=full))
+    seconds, run = timed(lambda: core_services.sync_source(kind="dvc", source_id=source.pk, full=full))
     if run.status != SyncRun.Status.SUCCEEDED:
         raise BenchError(f"The sync of {source.name} failed: {run.error}")
     _check_counts(run.counts, commits=commits, dvc_commits=dvc_commits, what=f"The sync of {source.name}")
@@ -190,42 +157,14 @@ def _check_counts(counts: dict[str, Any], *, commits: int, dvc_commits: int, wha
         )
 
 
-_RSS_LAUNCHER = (
-    "import json, resource, subprocess, sys\n"
-    "code = subprocess.call(sys.argv[1:], stdout=sys.stderr)\n"
-    "print(json.dumps({'code': code, 'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))\n"
-)
-
-
 def _peak_rss_of_sync(folder: Path) -> tuple[float, float]:
     """Run ``manage.py sync_dvc --source bench-dvc --full --no-progress`` in a fresh process with this environment
-    and return (its peak RSS in MB, its wall seconds including start-up). The peak is
-    ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` (KB on Linux) read by a small launcher process after the sync exits:
-    the largest peak of that process and of the git processes it waited for (one process's, never a sum).
+    and return (its peak RSS in MB, its wall seconds including start-up), as ``apps.core.bench.peak_rss`` measures
+    them: the largest peak of that process and of the git processes it waited for (one process's, never a sum).
     Refuses (``BenchError``) a non-zero exit, with the end of its output (kept in ``folder/rss-bench-dvc.log``)."""
-    log_path = folder / f"rss-{SOURCE}.log"
     command = [sys.executable, "manage.py", "sync_dvc", "--source", SOURCE, "--full", "--no-progress"]
-    started = time.perf_counter()
-    with open(log_path, "wb") as log:
-        done = subprocess.run(
-            [sys.executable, "-c", _RSS_LAUNCHER, *command],
-            cwd=settings.BASE_DIR,
-            env={**os.environ, "DVC_REPOS_DIR": str(settings.DVC_REPOS_DIR)},  # the bench's own clones
-            stdout=subprocess.PIPE,
-            stderr=log,
-            check=False,
-        )
-    seconds = time.perf_counter() - started
-    lines = done.stdout.decode(errors="replace").strip().splitlines()
-    try:
-        report = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        report = {"code": done.returncode, "maxrss_kb": 0}
-    if done.returncode != 0 or report["code"] != 0:
-        raise BenchError(
-            f"`{' '.join(command[1:])}` exited {report['code']}:\n{log_path.read_text(errors='replace')[-2000:]}"
-        )
-    return report["maxrss_kb"] / 1024, seconds
+    env = {**os.environ, "DVC_REPOS_DIR": str(settings.DVC_REPOS_DIR)}  # the bench's own clones
+    return peak_rss(command, log_path=folder / f"rss-{SOURCE}.log", env=env)
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
@@ -324,34 +263,12 @@ def run_benchmark(
 
 
 def format_table(figures: list[Figure], *, repo: BenchRepo, load: tuple[float, float] = (0.0, 0.0)) -> list[str]:
-    """The result table as lines: figure, absolute time, ratio or value, target, PASS/MISS (or "report only"),
-    under a header naming the repository and the machine's load (1-minute load average before and after)."""
-    head = f"{'Figure':<44} {'Time':>9}  {'Ratio / value':>16}  {'Target':>14}  Result"
-    lines = [
+    """The result table as lines (``apps.core.bench.format_figures``) under a header naming the repository and the
+    machine's load (1-minute load average before and after)."""
+    title = [
         "",
         f"DVC sync benchmark: {repo.commits:,} commits, {len(repo.changed_commits)} changing DVC files, "
         f"{repo.stages} stages, {repo.tracked} tracked files ({repo.path})",
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} before, {load[1]:.2f} after",
-        head,
-        "-" * len(head),
     ]
-    for f in figures:
-        time_s = f"{f.seconds:.2f} s" if f.seconds is not None else ""
-        if f.value is None:
-            value = ""
-        elif f.unit == "MB":
-            value = f"{f.value:.0f} MB"
-        else:
-            value = f"{f.value:.3f} {f.unit}"
-        if f.target is None:
-            target, verdict = ("report only" if f.value is not None else ""), ""
-        else:
-            target = f"<= {f.target:.2f}" + (f" {f.unit}" if f.unit == "s" else "")
-            verdict = "PASS" if f.passed else "MISS"
-        lines.append(f"{f.label:<44} {time_s:>9}  {value:>16}  {target:>14}  {verdict}")
-        if f.note:
-            lines.append(f"{'':<6}{f.note}")
-    missed = [f.key for f in figures if f.passed is False]
-    lines.append("-" * len(head))
-    lines.append("All targets met." if not missed else f"Targets missed: {', '.join(missed)}.")
-    return lines
+    return format_figures(figures, title=title)

@@ -9,7 +9,6 @@ at the end. Run it against a database of its own (``DATABASE_URL=sqlite:///…/v
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.core import services as core_services
+from apps.core.bench import BenchError, Figure, format_figures, peak_rss, timed
 from apps.core.models import SyncRun
 from apps.mlflow_sync import client as mlflow_client
 from apps.mlflow_sync.benchstore import ensure_bench_store
@@ -50,39 +50,7 @@ TARGET_REST_FULL_RATIO = 1.0
 Write = Callable[[str], Any]
 
 
-class BenchError(Exception):
-    """The benchmark could not measure something (a sync failed, the server did not start, a count is wrong)."""
-
-
-@dataclass
-class Figure:
-    """One line of the result table: a measured value, and for targeted figures the bound and the verdict."""
-
-    key: str
-    label: str
-    seconds: float | None = None
-    value: float | None = None
-    unit: str = ""
-    target: float | None = None
-    note: str = ""
-
-    @property
-    def passed(self) -> bool | None:
-        """True/False against the target (value ≤ target); None when the figure has no target."""
-        if self.target is None or self.value is None:
-            return None
-        return self.value <= self.target
-
-
 # --- helpers ------------------------------------------------------------------------------------------------------
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Run ``fn`` once after a garbage collection; return (wall seconds, its result)."""
-    gc.collect()
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
-
-
 def _release_stale_syncs(name: str) -> None:
     """Fail any active ``SyncRun`` of a bench source left by an interrupted benchmark: it would block a new sync."""
     SyncRun.objects.filter(kind="mlflow", source_name=name, status__in=SyncRun.ACTIVE).update(
@@ -101,7 +69,7 @@ def _fresh_source(name: str, tracking_uri: str) -> MlflowSource:
 def _sync(source: MlflowSource, *, expect_runs: int | None) -> tuple[float, SyncRun]:
     """Time one ``sync_source`` (not ``full``: the mirror decides what changed). Returns (seconds, the finished
     SyncRun). Refuses (``BenchError``) a failed sync, or a mirror without ``expect_runs`` runs afterwards."""
-    seconds, run = _timed(lambda: core_services.sync_source(kind="mlflow", source_id=source.pk, full=False))
+    seconds, run = timed(lambda: core_services.sync_source(kind="mlflow", source_id=source.pk, full=False))
     if run.status != SyncRun.Status.SUCCEEDED:
         raise BenchError(f"The sync of {source.name} failed: {run.error}")
     if expect_runs is not None:
@@ -139,7 +107,7 @@ def _reference(uri: str) -> tuple[float, int, int]:
             )
             return runs, versions
 
-        seconds, (runs, versions) = _timed(listing)
+        seconds, (runs, versions) = timed(listing)
     return seconds, runs, versions
 
 
@@ -157,44 +125,12 @@ def _warm_up_rest(url: str) -> None:
     MlflowSource.objects.exists()
 
 
-# Runs the command given as arguments and prints its peak RSS (KB) and exit code as JSON. The launcher is a small
-# process: a child's ru_maxrss starts at the RSS of the process it was forked from (Linux keeps the high-water mark
-# across exec), so forking the sync straight from this ~500 MB process would report this process's size, not its own.
-_RSS_LAUNCHER = (
-    "import json, resource, subprocess, sys\n"
-    "code = subprocess.call(sys.argv[1:], stdout=sys.stderr)\n"
-    "print(json.dumps({'code': code, 'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))\n"
-)
-
-
 def _peak_rss_of_sync(name: str, folder: Path) -> tuple[float, float]:
     """Run ``manage.py sync_mlflow --source NAME --no-progress`` in a fresh process with this environment and
-    return (its peak RSS in MB, its wall seconds including start-up). The peak is
-    ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` (KB on Linux) read by a small launcher process after the sync exits.
+    return (its peak RSS in MB, its wall seconds including start-up), as ``apps.core.bench.peak_rss`` measures them.
     Refuses (``BenchError``) a non-zero exit, with the end of its output (kept in ``folder/rss-NAME.log``)."""
-    log_path = folder / f"rss-{name}.log"
     command = [sys.executable, "manage.py", "sync_mlflow", "--source", name, "--no-progress"]
-    started = time.perf_counter()
-    with open(log_path, "wb") as log:
-        done = subprocess.run(
-            [sys.executable, "-c", _RSS_LAUNCHER, *command],
-            cwd=settings.BASE_DIR,
-            env=dict(os.environ),
-            stdout=subprocess.PIPE,
-            stderr=log,
-            check=False,
-        )
-    seconds = time.perf_counter() - started
-    lines = done.stdout.decode(errors="replace").strip().splitlines()
-    try:
-        report = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        report = {"code": done.returncode, "maxrss_kb": 0}
-    if done.returncode != 0 or report["code"] != 0:
-        raise BenchError(
-            f"`{' '.join(command[1:])}` exited {report['code']}:\n{log_path.read_text(errors='replace')[-2000:]}"
-        )
-    return report["maxrss_kb"] / 1024, seconds
+    return peak_rss(command, log_path=folder / f"rss-{name}.log", env=dict(os.environ))
 
 
 # --- the MLflow server (REST path) --------------------------------------------------------------------------------
@@ -400,33 +336,11 @@ def run_benchmark(*, runs: int, folder: Path, skip_rest: bool = False, write: Wr
 def format_table(
     figures: list[Figure], *, runs: int, versions: int, store: Path, load: tuple[float, float] = (0.0, 0.0)
 ) -> list[str]:
-    """The result table as lines: figure, absolute time, ratio or value, target, PASS/MISS (or "report only"),
-    under a header naming the store and the machine's load (1-minute load average before and after)."""
-    head = f"{'Figure':<44} {'Time':>9}  {'Ratio / value':>16}  {'Target':>14}  Result"
-    lines = [
+    """The result table as lines (``apps.core.bench.format_figures``) under a header naming the store and the
+    machine's load (1-minute load average before and after)."""
+    title = [
         "",
         f"MLflow sync benchmark: {runs:,} runs, {versions} model versions ({store})",
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} before, {load[1]:.2f} after",
-        head,
-        "-" * len(head),
     ]
-    for f in figures:
-        time_s = f"{f.seconds:.2f} s" if f.seconds is not None else ""
-        if f.value is None:
-            value = ""
-        elif f.unit == "MB":
-            value = f"{f.value:.0f} MB"
-        else:
-            value = f"{f.value:.3f} {f.unit}"
-        if f.target is None:
-            target, verdict = ("report only" if f.value is not None else ""), ""
-        else:
-            target = f"<= {f.target:.0f} MB" if f.unit == "MB" else f"<= {f.target:.2f}"
-            verdict = "PASS" if f.passed else "MISS"
-        lines.append(f"{f.label:<44} {time_s:>9}  {value:>16}  {target:>14}  {verdict}")
-        if f.note:
-            lines.append(f"{'':<6}{f.note}")
-    missed = [f.key for f in figures if f.passed is False]
-    lines.append("-" * len(head))
-    lines.append("All targets met." if not missed else f"Targets missed: {', '.join(missed)}.")
-    return lines
+    return format_figures(figures, title=title)
