@@ -17,7 +17,7 @@ from apps.dvc_sync.benchrepo import BenchRepoError
 
 class Command(BaseCommand):
     help = (
-        "Benchmark the DVC sync on a generated repository of --commits commits (15%% of them changing DVC files) "
+        "Benchmark the DVC sync on a generated repository of --commits commits (15 percent of them changing DVC files) "
         "against `git checkout` + `dvc dag --outs --dot` per changed commit. It deletes and re-adds the DVC source "
         "'bench-dvc': run it with DATABASE_URL naming a database of its own. Exits non-zero only when something "
         "could not be measured; missed targets are reported as MISS."
@@ -26,7 +26,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--commits", type=int, default=2_000, help="commits in the generated repository (2000)")
         parser.add_argument(
-            "--dvc-commits", type=int, default=None, help="of those, how many change DVC files (default 15%%: 300)"
+            "--dvc-commits", type=int, default=None, help="of those, how many change DVC files (default 15 percent: 300)"
         )
         parser.add_argument(
             "--folder", type=Path, default=None, help="where the repository and dvc-results.json live (var/bench)"
