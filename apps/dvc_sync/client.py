@@ -423,7 +423,7 @@ class TreeReader:
                 stage_info, data, problems = _stage_result(stage, base)
                 result.stages.append(stage_info)
                 result.data.extend(data)
-                result.problems.extend(problems)
+                result.problems.extend(replace(p, path=self._top(p.path)) for p in problems)
                 for dep in stage.deps:
                     if dep.__class__.__name__ == "ParamsDependency" and dep.fs.protocol == "local":
                         watched.add(os.path.relpath(dep.fs_path, base))

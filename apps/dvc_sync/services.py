@@ -291,7 +291,7 @@ class _Walk:
             if not result.loaded or result.structure != old.structure:
                 return None
             files[owner] = result
-        artifacts = {k: v for k, v in parent.artifacts.items() if self.top(v.get("dvcfile", "")) not in files}
+        artifacts: dict[str, Any] = {}
         for result in files.values():
             artifacts.update(result.artifacts)
         return replace(parent, manifest=manifest, files=files, artifacts=artifacts, pk=None)

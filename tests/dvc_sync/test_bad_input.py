@@ -196,3 +196,15 @@ def test_an_unreachable_repository_fails_the_sync_and_keeps_the_mirror(repo: Pat
     assert result.status == SyncRun.Status.FAILED
     assert "Could not fetch" in result.error
     assert Commit.objects.filter(source=source).count() == before
+
+
+def test_a_subprojects_problems_name_the_file_from_the_repository_top(tmp_path: Path, settings: object) -> None:
+    repo = tmp_path / "mono"
+    repo.mkdir()
+    run(["git", "init", "-q"], repo)
+    _write(repo, {"README.md": "monorepo\n", "sub/.dvc/config": "", "sub/data/raw.csv.dvc": CASES["missing md5"][1]})
+    sha = _commit(repo, "a DVC subproject with a bad .dvc file")
+    source, _ = dvc_source_add(name="mono", location=str(repo), root="sub")
+    _sync(source)
+    problems = Commit.objects.get(source=source, sha=sha).snapshot.problems
+    assert [p["path"] for p in problems] == ["sub/data/raw.csv.dvc"]
