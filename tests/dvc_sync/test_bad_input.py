@@ -198,7 +198,7 @@ def test_an_unreachable_repository_fails_the_sync_and_keeps_the_mirror(repo: Pat
     assert Commit.objects.filter(source=source).count() == before
 
 
-def test_a_subprojects_problems_name_the_file_from_the_repository_top(tmp_path: Path, settings: object) -> None:
+def test_a_subprojects_problems_name_the_file_from_the_repository_top(tmp_path: Path) -> None:
     repo = tmp_path / "mono"
     repo.mkdir()
     run(["git", "init", "-q"], repo)
