@@ -9,5 +9,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("mlflow/", include("apps.mlflow_sync.urls")),
+    path("data/", include("apps.dvc_sync.urls")),
     path("", include("apps.core.urls")),
 ]
