@@ -146,4 +146,9 @@ def test_every_dvc_page_reads_at_a_glance(synced: DvcSource, viewer_page: Page, 
     expect(page.locator("table").first).to_contain_text("model.pkl")
     expect(page.locator("body")).to_contain_text("model#prod#1")
     shot(page, "dvc_registry")
+
+    dvc_source_add(name="fresh", location=str(demo_repo.path))
+    page.goto("/data/fresh/")
+    expect(page.locator(".notice")).to_contain_text("manage.py sync_dvc --source fresh")
+    shot(page, "dvc_not_synced")
     assert dialogs == []
