@@ -447,7 +447,8 @@ class TreeReader:
     def _clean(self, problem: Problem) -> Problem:
         """DVC names files by their path from this process's working directory: show them from the DVC root."""
         message = problem.message
-        for prefix in (str(self.dvc_root), os.path.relpath(self.dvc_root)):
+        # The relative form first: it ends with the absolute one's text ("../../tmp/x" holds "/tmp/x").
+        for prefix in (os.path.relpath(self.dvc_root), str(self.dvc_root)):
             message = message.replace(prefix + os.sep, "").replace(prefix, ".")
         return replace(problem, message=message)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from argparse import ArgumentParser
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.urls import reverse
@@ -65,7 +66,7 @@ def search(text: str, user: AbstractUser | AnonymousUser, limit: int) -> list[Se
         SearchHit(
             kind="Data",
             title=dv.path,
-            url=reverse("dvc_sync:data_history", args=[dv.source.name]) + f"?path={dv.path}",
+            url=reverse("dvc_sync:data_history", args=[dv.source.name]) + "?" + urlencode({"path": dv.path}),
             detail=f"{dv.source.name} · {dv.hash_name or 'md5'} {dv.short_hash}",
         )
         for dv in selectors.data_search(text, limit)
