@@ -188,3 +188,16 @@ def test_remotes_are_mirrored_by_name_and_url_without_credentials(history: Histo
     assert head is not None and head.snapshot is not None
     assert head.snapshot.remotes == {"storage": "https://dvc.example.com/churn", "backup": "/srv/dvc-backup"}
     assert "s3cret" not in str(head.snapshot.__dict__)
+
+
+def test_an_import_url_keeps_its_source_url(history: History, synced: DvcSource, tmp_path: Path) -> None:
+    external = tmp_path / "external.csv"
+    external.write_text("id,region\n1,north\n")
+    run(["dvc", "import-url", "-q", str(external), "data/external.csv"], history.repo)
+    run(["git", "add", "-A"], history.repo)
+    run(["git", "commit", "-q", "-m", "import a file by URL"], history.repo)
+    head = run(["git", "rev-parse", "HEAD"], history.repo).strip()
+    _sync(synced)
+    pin = Pin.objects.get(snapshot__commits__sha=head, data_version__path="data/external.csv", role="out")
+    assert (pin.import_url, pin.import_rev_lock) == (str(external), "")
+    assert _outs_at(synced, head) == _dvc_lists(history.repo, head)
