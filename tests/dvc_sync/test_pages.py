@@ -228,7 +228,7 @@ def test_every_page_refuses_a_user_without_the_permission(nobody: User, synced: 
 def test_the_nav_search_and_overview_reach_the_dvc_pages(viewer_client: Client, synced: DvcSource) -> None:
     assert 'href="/data/"' in body(viewer_client.get("/data/"))
     found = body(viewer_client.get("/search/", {"q": "raw.csv"}))
-    assert "/data/demo/history/?path=data/raw.csv" in found
+    assert "/data/demo/history/?path=data%2Fraw.csv" in found
     stats = {s.label: s.value for s in viewer_client.get("/").context["stats"]}
     assert (
         stats["DVC repositories"] == 1
