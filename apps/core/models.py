@@ -1,9 +1,29 @@
-"""Facts every app shares: one ``SyncRun`` row per sync of any source."""
+"""Facts every app shares: one ``SyncRun`` row per sync of any source, and the fields every source has."""
 
 from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+
+from apps.core.validators import SOURCE_NAME_VALIDATOR
+
+
+class SourceBase(models.Model):
+    """What every kind of source has: a unique name, an on/off switch, timestamps and the sync's own state."""
+
+    name = models.CharField(max_length=200, unique=True, validators=[SOURCE_NAME_VALIDATOR])
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Watermarks and counters of the incremental sync; written only when a sync succeeds.
+    sync_state = models.JSONField(default=dict, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class SyncRun(models.Model):

@@ -8,12 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core import registry
-from apps.core.errors import AppError, SyncAlreadyRunning, SyncError
-from apps.core.models import SyncRun
+from apps.core.errors import AppError, SourceError, SyncAlreadyRunning, SyncError
+from apps.core.models import SourceBase, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,14 @@ def _count_phrase(key: str, value: int) -> str:
         if plural is not None:
             words[plural] = words[plural][:-1]
     return f"{value} {' '.join(words)}"
+
+
+def source_check(source: SourceBase) -> None:
+    """Validate a new or edited source before it is saved; refuses (``SourceError``) naming each field's problem."""
+    try:
+        source.full_clean()
+    except ValidationError as exc:
+        raise SourceError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
 
 
 def _find_source(kind: str, source_id: int) -> registry.SourceRef | None:

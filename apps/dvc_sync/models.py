@@ -10,15 +10,14 @@ import posixpath
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from apps.core.validators import SOURCE_NAME_VALIDATOR
+from apps.core.models import SourceBase
 
 
-class DvcSource(models.Model):
+class DvcSource(SourceBase):
     """A git repository holding a DVC project. The dashboard reads it through its own clone under ``var/repos/``,
     fetched on each sync; it never checks anything out in the user's work tree. Credentials are never stored:
     a URL that needs them relies on the git credential setup of the process that syncs."""
 
-    name = models.CharField(max_length=200, unique=True, validators=[SOURCE_NAME_VALIDATOR])
     location = models.CharField(
         max_length=1000,
         help_text="Absolute path of a git repository on this machine, or a git URL (https://, ssh://, git@host:path).",
@@ -35,19 +34,10 @@ class DvcSource(models.Model):
         blank=True,
         help_text="Branch and tag names or glob patterns, separated by spaces. Blank: every branch and tag.",
     )
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    # The ref tips seen by the last successful sync and counters; written only when a sync succeeds.
-    sync_state = models.JSONField(default=dict, blank=True, editable=False)
 
-    class Meta:
-        ordering = ["name"]
+    class Meta(SourceBase.Meta):
         verbose_name = "DVC source"
         permissions = [("sync_dvcsource", "Can start a sync of a DVC source")]
-
-    def __str__(self) -> str:
-        return self.name
 
     @property
     def ref_patterns(self) -> list[str]:

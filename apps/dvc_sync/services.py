@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
+from apps.core import services as core_services
 from apps.core.errors import SourceError, SyncError
 from apps.core.registry import Progress
 from apps.dvc_sync import gitrepo
@@ -66,10 +66,7 @@ def dvc_source_add(*, name: str, location: str, root: str = "", refs: Iterable[s
             hint="Choose another name, or change the existing source in the admin.",
         )
     source = DvcSource(name=name, location=location, root=root, refs=" ".join(refs))
-    try:
-        source.full_clean()
-    except ValidationError as exc:
-        raise SourceError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+    core_services.source_check(source)
     source.save()
     return source, True
 

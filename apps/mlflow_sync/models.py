@@ -10,7 +10,8 @@ from urllib.parse import urlparse
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from apps.core.validators import ENV_NAME_VALIDATOR, SOURCE_NAME_VALIDATOR
+from apps.core.models import SourceBase
+from apps.core.validators import ENV_NAME_VALIDATOR
 
 
 class MetricDecoder(json.JSONDecoder):
@@ -30,11 +31,10 @@ def uri_scheme(uri: str) -> str:
     return urlparse(uri).scheme.lower()
 
 
-class MlflowSource(models.Model):
+class MlflowSource(SourceBase):
     """An MLflow tracking server (and its model registry). Credentials are referenced by environment-variable name
     only; the values are read from the environment of the process that syncs, never stored."""
 
-    name = models.CharField(max_length=200, unique=True, validators=[SOURCE_NAME_VALIDATOR])
     tracking_uri = models.CharField(
         max_length=1000, help_text="sqlite:////abs/path/mlflow.db, postgresql://user@host/db or http(s)://host:port"
     )
@@ -60,19 +60,10 @@ class MlflowSource(models.Model):
         validators=[ENV_NAME_VALIDATOR],
         help_text="Name of the environment variable holding a bearer token.",
     )
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    # Watermarks and counters of the incremental sync; written only when a sync succeeds.
-    sync_state = models.JSONField(default=dict, blank=True, editable=False)
 
-    class Meta:
-        ordering = ["name"]
+    class Meta(SourceBase.Meta):
         verbose_name = "MLflow source"
         permissions = [("sync_mlflowsource", "Can start a sync of an MLflow source")]
-
-    def __str__(self) -> str:
-        return self.name
 
     @property
     def effective_registry_uri(self) -> str:

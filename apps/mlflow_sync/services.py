@@ -18,11 +18,11 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from apps.core import services as core_services
 from apps.core.errors import SourceError, SyncError
 from apps.core.registry import Progress
 from apps.mlflow_sync import client as mlflow_client
@@ -73,10 +73,7 @@ def mlflow_source_add(
         password_env=password_env or "",
         token_env=token_env or "",
     )
-    try:
-        source.full_clean()
-    except ValidationError as exc:
-        raise SourceError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+    core_services.source_check(source)
     source.save()
     return source, True
 
