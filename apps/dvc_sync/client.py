@@ -84,11 +84,17 @@ class FileResult:
 
     @property
     def loaded(self) -> bool:
-        return not any(p.path == self.path or p.path == _lock_of(self.path) for p in self.problems)
+        return not any(p.path == self.path or p.path == lock_of(self.path) for p in self.problems)
 
 
-def _lock_of(path: str) -> str:
+def lock_of(path: str) -> str:
+    """The ``dvc.lock`` beside a ``dvc.yaml`` ("" for any other file)."""
     return path[: -len("dvc.yaml")] + "dvc.lock" if path.endswith("dvc.yaml") else ""
+
+
+def owner_of(path: str) -> str:
+    """The DVC file that loads ``path``: the ``dvc.yaml`` beside a ``dvc.lock``, any other file itself."""
+    return path[: -len("dvc.lock")] + "dvc.yaml" if path.endswith("dvc.lock") else path
 
 
 def is_dvc_file(path: str) -> bool:
@@ -395,6 +401,7 @@ class TreeReader:
             return {}, [self._clean(_problem_of(exc, self._top(".dvc/config")))]
 
     def _load(self, dvc_path: str) -> tuple[Any, FileResult]:
+        from dvc.dependency.param import ParamsDependency
         from dvc.dvcfile import load_file
         from dvc.repo.index import Index
 
@@ -402,7 +409,7 @@ class TreeReader:
         base = repo.root_dir
         full = os.path.join(base, dvc_path)
         result = FileResult(path=self._top(dvc_path))
-        for candidate in (dvc_path, _lock_of(dvc_path)):
+        for candidate in (dvc_path, lock_of(dvc_path)):
             if candidate:
                 problem = precheck(Path(base) / candidate, self._top(candidate))
                 if problem:
@@ -425,7 +432,7 @@ class TreeReader:
                 result.data.extend(data)
                 result.problems.extend(replace(p, path=self._top(p.path)) for p in problems)
                 for dep in stage.deps:
-                    if dep.__class__.__name__ == "ParamsDependency" and dep.fs.protocol == "local":
+                    if isinstance(dep, ParamsDependency) and dep.fs.protocol == "local":
                         watched.add(os.path.relpath(dep.fs_path, base))
             if dvc_path.endswith("dvc.yaml"):
                 resolver = dvcfile.resolver
@@ -437,7 +444,7 @@ class TreeReader:
         except Exception as exc:  # any failure to load one file (DVC raises more than DvcException) is its problem
             shown = self._top(dvc_path)
             if "lock" in type(exc).__name__.lower() or "dvc.lock" in str(exc):
-                shown = self._top(_lock_of(dvc_path) or dvc_path)
+                shown = self._top(lock_of(dvc_path) or dvc_path)
             result.problems.append(self._clean(_problem_of(exc, shown)))
             return None, result
         result.watched = sorted(self._top(w) for w in watched if not w.startswith(".."))

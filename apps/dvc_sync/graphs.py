@@ -6,6 +6,7 @@ Pure functions over strings: no DVC, no ORM, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,16 @@ class Pipeline:
 
     stages: Graph
     outputs: Graph
+
+
+def graph_to_json(graph: Graph) -> dict[str, Any]:
+    """The graph as stored: ``{"nodes": [...], "edges": [[upstream, downstream], ...]}``, sorted."""
+    return {"nodes": sorted(graph.nodes), "edges": sorted([list(e) for e in graph.edges])}
+
+
+def graph_from_json(data: dict[str, Any]) -> Graph:
+    """The graph ``graph_to_json`` stored."""
+    return Graph(nodes=frozenset(data.get("nodes", [])), edges=frozenset((u, v) for u, v in data.get("edges", [])))
 
 
 def parse_dot(text: str) -> Graph:

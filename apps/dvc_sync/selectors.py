@@ -12,12 +12,17 @@ from django.db.models.functions import Coalesce
 from apps.core.errors import AppError
 from apps.core.models import SyncRun
 from apps.core.selectors import syncrun_latest_per_source
-from apps.dvc_sync.graphs import Graph, Pipeline
+from apps.dvc_sync.graphs import Pipeline, graph_from_json
 from apps.dvc_sync.models import ArtifactEvent, ArtifactStage, Commit, DataVersion, DvcSource, Pin, Ref
 
 
 class RevisionNotFound(AppError):
     """A revision that names no mirrored commit of the source."""
+
+
+def _is_sha_prefix(text: str) -> bool:
+    """Enough hex characters to stand for a commit sha or an md5."""
+    return len(text) >= 4 and all(c in "0123456789abcdef" for c in text.lower())
 
 
 def source_get(name: str) -> DvcSource:
@@ -45,7 +50,7 @@ def commit_resolve(source: DvcSource, rev: str | None = None) -> Commit:
     ref = Ref.objects.filter(source=source, name=rev, commit__isnull=False).order_by("kind").first()
     if ref is not None and ref.commit_id is not None:
         return commits.get(pk=ref.commit_id)
-    if len(rev) >= 4 and all(c in "0123456789abcdef" for c in rev.lower()):
+    if _is_sha_prefix(rev):
         found = list(commits.filter(sha__startswith=rev.lower())[:2])
         if len(found) == 1:
             return found[0]
@@ -62,12 +67,7 @@ def pipeline_of(commit: Commit) -> Pipeline | None:
     snapshot = commit.snapshot
     if snapshot is None or snapshot.graph is None:
         return None
-    graph = snapshot.graph
-
-    def read(data: dict) -> Graph:  # type: ignore[type-arg]
-        return Graph(nodes=frozenset(data.get("nodes", [])), edges=frozenset(tuple(e) for e in data.get("edges", [])))
-
-    return Pipeline(stages=read(graph.stages), outputs=read(graph.outputs))
+    return Pipeline(stages=graph_from_json(snapshot.graph.stages), outputs=graph_from_json(snapshot.graph.outputs))
 
 
 def data_search(text: str, limit: int) -> QuerySet[DataVersion]:
@@ -76,7 +76,7 @@ def data_search(text: str, limit: int) -> QuerySet[DataVersion]:
     if not text:
         return DataVersion.objects.none()
     query = DataVersion.objects.select_related("source")
-    if len(text) >= 4 and all(c in "0123456789abcdef" for c in text.lower()):
+    if _is_sha_prefix(text):
         by_hash = query.filter(hash_value__startswith=text.lower())
         if by_hash.exists():
             return by_hash.order_by("path")[:limit]
@@ -86,7 +86,7 @@ def data_search(text: str, limit: int) -> QuerySet[DataVersion]:
 def commit_search(text: str, limit: int) -> QuerySet[Commit]:
     """Commits whose sha starts with ``text`` (at least 4 hex characters)."""
     text = text.strip().lower()
-    if len(text) < 4 or not all(c in "0123456789abcdef" for c in text):
+    if not _is_sha_prefix(text):
         return Commit.objects.none()
     return Commit.objects.filter(sha__startswith=text).select_related("source").order_by("-committed_at")[:limit]
 

@@ -29,8 +29,17 @@ from apps.core import services as core_services
 from apps.core.errors import SourceError, SyncError
 from apps.core.registry import Progress
 from apps.dvc_sync import gitrepo
-from apps.dvc_sync.client import FileResult, Problem, StageInfo, TreeReader, gto_registry, is_dvc_file
-from apps.dvc_sync.graphs import Graph, Pipeline
+from apps.dvc_sync.client import (
+    FileResult,
+    Problem,
+    StageInfo,
+    TreeReader,
+    gto_registry,
+    is_dvc_file,
+    lock_of,
+    owner_of,
+)
+from apps.dvc_sync.graphs import Pipeline, graph_from_json, graph_to_json
 from apps.dvc_sync.models import (
     ArtifactEvent,
     ArtifactStage,
@@ -90,13 +99,20 @@ class State:
     graph_key: str = ""
     graph: Pipeline | None = None
     remotes: dict[str, str] = field(default_factory=dict)
-    artifacts: dict[str, Any] = field(default_factory=dict)
     other_problems: list[Problem] = field(default_factory=list)  # not of one DVC file: graph, config
     pk: int | None = None
 
     @property
     def key(self) -> str:
         return _digest(self.manifest)
+
+    @property
+    def artifacts(self) -> dict[str, Any]:
+        """The ``artifacts:`` of every loaded ``dvc.yaml``."""
+        found: dict[str, Any] = {}
+        for result in self.files.values():
+            found.update(result.artifacts)
+        return found
 
     @property
     def watched(self) -> set[str]:
@@ -185,18 +201,19 @@ class _Walk:
                 artifacts={k: v for k, v in snapshot.artifacts.items() if v.get("dvcfile") == dvc_path},
                 watched=meta.get("watched", []),
                 structure=meta.get("structure", ""),
-                problems=problems.pop(top, []) + problems.pop(_lock_path(top), []),
+                problems=problems.pop(top, []) + problems.pop(lock_of(top), []),
             )
         graph = None
         if snapshot.graph is not None:
-            graph = Pipeline(stages=_graph_from(snapshot.graph.stages), outputs=_graph_from(snapshot.graph.outputs))
+            graph = Pipeline(
+                stages=graph_from_json(snapshot.graph.stages), outputs=graph_from_json(snapshot.graph.outputs)
+            )
         state = State(
             manifest=dict(snapshot.manifest),
             files=files,
             graph_key=snapshot.graph.key if snapshot.graph else "",
             graph=graph,
             remotes=dict(snapshot.remotes),
-            artifacts=dict(snapshot.artifacts),
             other_problems=[p for ps in problems.values() for p in ps],
             pk=snapshot.pk,
         )
@@ -252,7 +269,7 @@ class _Walk:
     def file_key(self, top: str, manifest: dict[str, str]) -> str:
         """What a DVC file's loading depends on: its blob, its lock's, and (for a dvc.yaml) every params, vars,
         ignore and config file of the manifest."""
-        key = f"{manifest.get(top, '')}:{manifest.get(_lock_path(top), '')}"
+        key = f"{manifest.get(top, '')}:{manifest.get(lock_of(top), '')}"
         if top.endswith("dvc.yaml"):
             key += ":" + _digest({p: b for p, b in manifest.items() if not is_dvc_file(p)})
         return key
@@ -271,7 +288,7 @@ class _Walk:
         if not parent.graph_key or parent.other_problems:
             return False
         for path in changed:
-            owner = _yaml_path(path) if path.endswith("dvc.lock") else path
+            owner = owner_of(path)
             if not is_dvc_file(path) or owner not in parent.files or path not in manifest:
                 return False
             if path not in parent.manifest or not parent.files[owner].loaded:
@@ -282,16 +299,13 @@ class _Walk:
         """The parent's state with the changed DVC files loaded again; ``None`` when their shape changed (the
         graph may differ) or one no longer loads, so that DVC collects the whole tree instead."""
         files = dict(parent.files)
-        for owner in sorted({_yaml_path(p) if p.endswith("dvc.lock") else p for p in changed}):
+        for owner in sorted({owner_of(p) for p in changed}):
             result = self.reader.load_file(owner, self.file_key(owner, manifest))
             old = parent.files[owner]
             if not result.loaded or result.structure != old.structure:
                 return None
             files[owner] = result
-        artifacts: dict[str, Any] = {}
-        for result in files.values():
-            artifacts.update(result.artifacts)
-        return replace(parent, manifest=manifest, files=files, artifacts=artifacts, pk=None)
+        return replace(parent, manifest=manifest, files=files, pk=None)
 
     def top(self, dvc_path: str) -> str:
         return f"{self.root}/{dvc_path}" if self.root else dvc_path
@@ -314,17 +328,8 @@ class _Walk:
             other += config_problems
         else:
             remotes = parent.remotes
-        artifacts: dict[str, Any] = {}
-        for result in files.values():
-            artifacts.update(result.artifacts)
         return State(
-            manifest=manifest,
-            files=files,
-            graph_key=graph_key,
-            graph=graph,
-            remotes=remotes,
-            artifacts=artifacts,
-            other_problems=other,
+            manifest=manifest, files=files, graph_key=graph_key, graph=graph, remotes=remotes, other_problems=other
         )
 
     # -- writing --
@@ -335,7 +340,7 @@ class _Walk:
             graph, _ = PipelineGraph.objects.update_or_create(
                 source=self.source,
                 key=state.graph_key,
-                defaults={"stages": _graph_json(state.graph.stages), "outputs": _graph_json(state.graph.outputs)},
+                defaults={"stages": graph_to_json(state.graph.stages), "outputs": graph_to_json(state.graph.outputs)},
             )
             self.graph_ids[state.graph_key] = graph.pk
         return self.graph_ids[state.graph_key]
@@ -430,22 +435,6 @@ def _insert_pins(rows: list[tuple[Any, ...]]) -> None:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
 
 
-def _lock_path(path: str) -> str:
-    return path[: -len("dvc.yaml")] + "dvc.lock" if path.endswith("dvc.yaml") else ""
-
-
-def _yaml_path(lock: str) -> str:
-    return lock[: -len("dvc.lock")] + "dvc.yaml"
-
-
-def _graph_json(graph: Graph) -> dict[str, Any]:
-    return {"nodes": sorted(graph.nodes), "edges": sorted([list(e) for e in graph.edges])}
-
-
-def _graph_from(data: dict[str, Any]) -> Graph:
-    return Graph(nodes=frozenset(data.get("nodes", [])), edges=frozenset((u, v) for u, v in data.get("edges", [])))
-
-
 # --- the sync --------------------------------------------------------------------------------------------------------
 def dvc_source_sync(source_id: int, *, full: bool = False, progress: Progress | None = None) -> dict[str, int]:
     """Mirror the new commits of a DVC source's followed refs; returns the counts for the ``SyncRun``.
@@ -510,13 +499,22 @@ def dvc_source_sync(source_id: int, *, full: bool = False, progress: Progress | 
         walk.reader.close()
     dropped = _mark_unreachable(source, clone, known, tips)
     counts["commits_dropped_from_refs"] = dropped
-    _write_refs(source, followed, default_branch)
+    refs_digest = _digest([default_branch, sorted(repr(r) for r in followed)])  # kinds, names, tips, taggers
+    if full or dropped or counts["commits"] or state.get("refs_digest") != refs_digest:
+        _write_refs(source, followed, default_branch)
     tags_digest = _digest(sorted((r.name, r.sha) for r in git_refs if r.kind == "tag"))
     if full or state.get("tags_digest") != tags_digest:
         _write_gto(source, clone)
     counts["snapshots"] = walk.counts["snapshots"]
     counts["data_versions"] = walk.counts["data_versions"]
-    state.update(tips=tips, default_branch=default_branch, tags_digest=tags_digest, root=source.root, refs=source.refs)
+    state.update(
+        tips=tips,
+        default_branch=default_branch,
+        tags_digest=tags_digest,
+        refs_digest=refs_digest,
+        root=source.root,
+        refs=source.refs,
+    )
     DvcSource.objects.filter(pk=source.pk).update(sync_state=state)
     report(done=len(commits), total=len(commits), phase="done", counts=counts)
     return counts
@@ -542,9 +540,8 @@ def _mark_unreachable(source: DvcSource, clone: Path, known: list[str], tips: li
     gone_tips = [k for k in known if k not in tips]
     if not gone_tips:
         return 0
-    lost = set(gitrepo.git(["rev-list", *gone_tips, "--not", *tips], cwd=clone).split()) if tips else set()
-    if not tips:
-        lost = set(gitrepo.git(["rev-list", *gone_tips], cwd=clone).split())
+    exclude = ["--not", *tips] if tips else []
+    lost = set(gitrepo.git(["rev-list", *gone_tips, *exclude], cwd=clone).split())
     if not lost:
         return 0
     shas = sorted(lost)

@@ -33,6 +33,11 @@ def _get_source(name: str) -> DvcSource:
         raise Http404("No such DVC source.") from None
 
 
+def _rev(request: HttpRequest) -> str:
+    """The revision a page was asked for (a branch, tag or sha; "" for the default branch head)."""
+    return request.GET.get("rev", "")[:200].strip()
+
+
 def _resolve(source: DvcSource, rev: str) -> tuple[Commit | None, str]:
     """The commit ``rev`` names (the default branch head without one) and, when there is none, why."""
     try:
@@ -126,7 +131,7 @@ def _revision_context(source: DvcSource, commit: Commit | None, rev: str, error:
 @permission_required("dvc_sync.view_dataversion", raise_exception=True)
 def data_list(request: HttpRequest, name: str) -> HttpResponse:
     source = _get_source(name)
-    rev = request.GET.get("rev", "")[:200].strip()
+    rev = _rev(request)
     text = request.GET.get("q", "")[:200].strip()
     commit, error = _resolve(source, rev)
     pins = selectors.tracked_data(commit, text=text) if commit is not None else []
@@ -190,7 +195,7 @@ def commit_detail(request: HttpRequest, name: str, sha: str) -> HttpResponse:
 @permission_required("dvc_sync.view_pipelinegraph", raise_exception=True)
 def pipeline(request: HttpRequest, name: str) -> HttpResponse:
     source = _get_source(name)
-    rev = request.GET.get("rev", "")[:200].strip()
+    rev = _rev(request)
     outs = request.GET.get("outs") == "1"
     commit, error = _resolve(source, rev)
     context: dict[str, Any] = {
@@ -217,7 +222,7 @@ def pipeline(request: HttpRequest, name: str) -> HttpResponse:
 @permission_required("dvc_sync.view_pipelinegraph", raise_exception=True)
 def pipeline_data(request: HttpRequest, name: str) -> JsonResponse:
     source = _get_source(name)
-    rev = request.GET.get("rev", "")[:200].strip()
+    rev = _rev(request)
     outs = request.GET.get("outs") == "1"
     try:
         commit = selectors.commit_resolve(source, rev or None)
@@ -241,7 +246,7 @@ def stage_detail(request: HttpRequest, name: str) -> HttpResponse:
     source = _get_source(name)
     address = request.GET.get("address", "")[:1000]
     try:
-        commit = selectors.commit_resolve(source, request.GET.get("rev", "")[:200].strip() or None)
+        commit = selectors.commit_resolve(source, _rev(request) or None)
     except selectors.RevisionNotFound:
         raise Http404("No such commit in this source.") from None
     stage = selectors.stage_get(commit, address)
