@@ -39,6 +39,23 @@ KIND_STYLES: dict[str, tuple[str, str]] = {
     "output": ("#1d7a46", "circle"),
     "directory": ("#0891b2", "hexagon"),
     "not in this commit": ("#b42318", "x"),
+    "import source": ("#8a3ffc", "diamond-open"),
+    "imported data": ("#8a3ffc", "diamond"),
+    "raw data": ("#1d7a46", "circle"),
+    "data version": ("#0891b2", "circle"),
+    "run": ("#d97706", "star"),
+    "model version": ("#be185d", "hexagram"),
+    "missing": ("#b42318", "x"),
+}
+# Edge style name → plotly line (lineage edges show their evidence: solid when verified or pinned, dotted when
+# only probable, red when contradicting or missing).
+EDGE_STYLES: dict[str, dict[str, Any]] = {
+    "digest": {"color": "#1d7a46", "width": 2.6, "dash": "solid"},
+    "commit": {"color": "#2f5bd3", "width": 2.0, "dash": "solid"},
+    "data-commit": {"color": "#2f5bd3", "width": 2.0, "dash": "dash"},
+    "commit-dirty": {"color": "#d97706", "width": 2.0, "dash": "dot"},
+    "conflict": {"color": "#b42318", "width": 2.6, "dash": "dashdot"},
+    "missing": {"color": "#b42318", "width": 1.6, "dash": "dot"},
 }
 _PALETTE = ["#d97706", "#0891b2", "#be185d", "#4d7c0f", "#6d28d9"]
 
@@ -201,46 +218,54 @@ def dag_figure(
     hover: Mapping[str, Sequence[str]],
     links: Mapping[str, str],
     kinds: Mapping[str, str],
+    edge_styles: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[str, Any]:
     """A plotly figure (``{"data", "layout"}``, JSON-ready) of the graph in its layered layout: edges as grey
     polylines with an arrowhead at the downstream end, nodes as markers with their label, one trace (and legend
     entry) per kind. ``labels`` (default: the node name) are shortened to fit; ``hover`` gives each node's lines of
     hover text (default: its full label); ``links`` a URL per node, handed to the page in ``customdata`` for
-    click-through. All text is escaped."""
+    click-through. ``edge_styles`` names a style of ``EDGE_STYLES`` per edge (drawn as one legend entry each);
+    other edges are grey. All text is escaped."""
     node_list = list(nodes)
     edge_list = [(str(e[0]), str(e[1])) for e in edges]
     placed = layout(node_list, edge_list)
     positions = placed.positions
 
-    edge_x: list[float | None] = []
-    edge_y: list[float | None] = []
+    styled = edge_styles or {}
+    lines: dict[str, tuple[list[float | None], list[float | None]]] = {"": ([], [])}
     arrows: list[dict[str, Any]] = []
-    for _, points in sorted(placed.routes.items()):
+    for edge, points in sorted(placed.routes.items()):
+        style = styled.get(edge, "")
+        xs, ys = lines.setdefault(style if style in EDGE_STYLES else "", ([], []))
         for x, y in points:
-            edge_x.append(x)
-            edge_y.append(y)
-        edge_x.append(None)
-        edge_y.append(None)
+            xs.append(x)
+            ys.append(y)
+        xs.append(None)
+        ys.append(None)
         (ax, ay), (x, y) = points[-2], points[-1]
+        colour = EDGE_STYLES[style]["color"] if style in EDGE_STYLES else EDGE_COLOUR
         arrows.append(
             {
                 "x": x, "y": y, "ax": ax, "ay": ay, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
                 "text": "", "showarrow": True, "arrowhead": 2, "arrowsize": 1.3, "arrowwidth": 1.4,
-                "arrowcolor": EDGE_COLOUR, "standoff": 9,
+                "arrowcolor": colour, "standoff": 9,
             }
         )  # fmt: skip
-    traces: list[dict[str, Any]] = [
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "name": "edges",
-            "x": edge_x,
-            "y": edge_y,
-            "hoverinfo": "skip",
-            "showlegend": False,
-            "line": {"color": EDGE_COLOUR, "width": 1.4},
-        }
-    ]
+    traces: list[dict[str, Any]] = []
+    for style in sorted(lines, key=lambda name: (name != "", list(EDGE_STYLES).index(name) if name else 0)):
+        xs, ys = lines[style]
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": escape(f"evidence: {style}") if style else "edges",
+                "x": xs,
+                "y": ys,
+                "hoverinfo": "skip",
+                "showlegend": bool(style),
+                "line": EDGE_STYLES[style] if style else {"color": EDGE_COLOUR, "width": 1.4},
+            }
+        )
     groups: dict[str, list[str]] = {}
     for name in sorted(positions):
         groups.setdefault(kinds.get(name, "node"), []).append(name)

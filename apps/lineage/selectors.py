@@ -1,0 +1,308 @@
+"""Reads of the lineage app: a model version's or run's lineage (links, verdict, graph) and a data version's impact.
+
+Every selector runs a fixed number of queries whatever the number of links, runs or versions it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import networkx as nx
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+
+from apps.dvc_sync.models import Commit, DataVersion, DvcSource, Pin
+from apps.lineage import graph as lineage_graph
+from apps.lineage.join import plain_md5
+from apps.lineage.models import LineageLink, RunLineage, Verdict
+from apps.mlflow_sync.models import ModelVersion, RegisteredModel, Run
+
+# Metrics a hover or summary shows first when a run has them; otherwise the first by name.
+KEY_METRICS = ("roc_auc", "auc", "f1", "accuracy", "precision", "recall", "rmse", "mae", "r2", "loss")
+
+
+def key_metric(metrics: dict[str, float]) -> tuple[str, float] | None:
+    """The run's most telling metric: the first of ``KEY_METRICS`` it has (also as ``test_…``/``val_…``)."""
+    for name in KEY_METRICS:
+        for key in (name, f"test_{name}", f"val_{name}", f"training_{name}"):
+            if key in metrics:
+                return key, metrics[key]
+    if metrics:
+        first = sorted(metrics)[0]
+        return first, metrics[first]
+    return None
+
+
+# -- model versions -------------------------------------------------------------------------------------------
+
+
+def model_version_get(*, name: str, version: int, source: str = "") -> ModelVersion:
+    """The model version ``name`` v``version`` (in the MLflow source named ``source`` when several sources have a
+    model of that name). Raises ``ModelVersion.DoesNotExist``."""
+    query = ModelVersion.objects.select_related("model", "source", "run", "run__lineage", "run__experiment").filter(
+        model__name=name, version=version, deleted=False
+    )
+    if source:
+        query = query.filter(source__name=source)
+    found = query.order_by("source__name").first()
+    if found is None:
+        raise ModelVersion.DoesNotExist(f"No version {version} of model {name!r}.")
+    return found
+
+
+def model_version_by_alias(*, name: str, alias: str) -> ModelVersion:
+    """The version of model ``name`` holding ``alias`` now, as the last sync saw it. Raises
+    ``ModelVersion.DoesNotExist`` when no version holds it."""
+    model = RegisteredModel.objects.filter(name=name, deleted=False).order_by("source__name").first()
+    if model is None or alias not in (model.aliases or {}):
+        raise ModelVersion.DoesNotExist(f"No version of model {name!r} holds alias {alias!r}.")
+    return model_version_get(name=name, version=int(model.aliases[alias]), source=model.source.name)
+
+
+@dataclass(frozen=True)
+class VerdictView:
+    verdict: str
+    problems: list[str]
+
+
+def version_verdict(version: ModelVersion) -> VerdictView:
+    """The model version's verdict: its run's, or ``gaps`` when the run is unknown or not joined yet. Expects
+    ``run__lineage`` selected."""
+    if version.run is None:
+        if version.mlflow_run_id:
+            why = f"Its run {version.mlflow_run_id} is not in the mirror (deleted, or in another tracking server)."
+        else:
+            why = "MLflow records no run for this model version."
+        return VerdictView(Verdict.GAPS, [why])
+    lineage = getattr(version.run, "lineage", None)
+    if lineage is None:
+        return VerdictView(Verdict.GAPS, ["The run has not been joined with DVC yet: sync, or run rebuild_lineage."])
+    return VerdictView(lineage.verdict, list(lineage.problems))
+
+
+def with_verdicts(versions: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+    return versions.select_related("model", "source", "run", "run__lineage")
+
+
+# -- runs -----------------------------------------------------------------------------------------------------
+
+
+def run_links(run: Run) -> list[LineageLink]:
+    """The run's links, strongest evidence first within the stored order, with their data versions and commits."""
+    return list(
+        LineageLink.objects.filter(run=run).select_related("data_version", "commit", "dvc_source").order_by("position")
+    )
+
+
+def run_lineage(run: Run) -> RunLineage | None:
+    return RunLineage.objects.select_related("commit", "lock_commit", "dvc_source").filter(run=run).first()
+
+
+def data_version_url(dv_id: int | None) -> str:
+    return reverse("lineage:data_version", args=[dv_id]) if dv_id else ""
+
+
+def model_version_url(version: ModelVersion) -> str:
+    return reverse("lineage:model_version", args=[version.model.name, version.version])
+
+
+def _stage_url(source: DvcSource | None, commit: Commit | None, address: str) -> str:
+    if source is None or commit is None:
+        return ""
+    query = urlencode({"rev": commit.sha, "address": address})
+    return reverse("dvc_sync:stage_detail", args=[source.name]) + "?" + query
+
+
+@dataclass
+class LineageView:
+    """Everything the model version page and the API show of a run's lineage."""
+
+    run: Run | None
+    lineage: RunLineage | None
+    links: list[LineageLink]
+    graph: nx.DiGraph
+    versions: list[ModelVersion] = field(default_factory=list)
+
+
+def lineage_view(run: Run | None, versions: list[ModelVersion]) -> LineageView:
+    """The run's links and its graph (imports and raw data → stages → data versions → run → model versions)."""
+    if run is None:
+        graph = nx.DiGraph()
+        for version in versions:
+            graph.add_node(
+                f"model:{version.pk}", kind=lineage_graph.MODEL, label=f"{version.model.name} v{version.version}",
+                hover=[f"{version.model.name} v{version.version}", "run not in the mirror"],
+                url=model_version_url(version),
+            )  # fmt: skip
+        return LineageView(run=None, lineage=None, links=[], graph=graph, versions=versions)
+    lineage = run_lineage(run)
+    links = run_links(run)
+    lock = lineage.lock_commit if lineage else None
+    stages = lock.snapshot.stages if lock is not None and lock.snapshot is not None else {}
+    imports: dict[str, tuple[str, str]] = {}
+    if lock is not None and lock.snapshot_id:
+        for path, url, rev_lock in (
+            Pin.objects.filter(snapshot_id=lock.snapshot_id, role=Pin.Role.OUT)
+            .exclude(import_url="")
+            .values_list("data_version__path", "import_url", "import_rev_lock")
+        ):
+            imports[path] = (url, rev_lock)
+    # Data paths reached through the pipeline (not linked themselves) open the path's history in that source.
+    source = lineage.dvc_source if lineage else None
+
+    def data_url(path: str, md5: str) -> str:
+        if source is None:
+            return ""
+        return reverse("dvc_sync:data_history", args=[source.name]) + "?" + urlencode({"path": path})
+
+    metric = key_metric(run.metrics or {})
+    run_hover = [f"run {run.name or run.run_id}", f"id {run.run_id}"]
+    if metric:
+        run_hover.append(f"{metric[0]} = {metric[1]:.4g}")
+    if run.git_commit:
+        run_hover.append(f"commit {run.git_commit[:10]}" + (" (dirty)" if lineage and lineage.dirty else ""))
+    if lineage:
+        run_hover.append(f"verdict: {lineage.verdict}")
+    models = [
+        (
+            f"model:{v.pk}",
+            f"{v.model.name} v{v.version}",
+            [f"{v.model.name} v{v.version}", f"stage {v.stage}"]
+            + ([f"aliases: {', '.join(v.aliases)}"] if v.aliases else []),
+            model_version_url(v),
+        )
+        for v in versions
+    ]
+    spec = lineage_graph.GraphInput(
+        run_key=f"run:{run.run_id}",
+        run_label=run.name or run.run_id[:12],
+        run_hover=run_hover,
+        run_url=reverse("mlflow_sync:run_detail", args=[run.pk]),
+        links=[
+            lineage_graph.LinkInput(
+                path=link.path,
+                md5=link.md5,
+                size=link.size,
+                repo=link.repo,
+                commit=link.commit.sha if link.commit else "",
+                evidence=tuple(link.evidence),
+                detail=link.detail,
+                url=data_version_url(link.data_version_id),
+            )
+            for link in links
+        ],  # fmt: skip
+        stages=stages,
+        training_stage=lineage.stage if lineage else "",
+        imports=imports,
+        models=models,
+        stage_url=lambda address: _stage_url(source, lock, address),
+        data_url=data_url,
+        commit=lock.sha if lock else "",
+    )
+    return LineageView(run=run, lineage=lineage, links=links, graph=lineage_graph.build_graph(spec), versions=versions)
+
+
+def version_lineage(version: ModelVersion) -> LineageView:
+    """The lineage of a model version: its run's, drawn up to this version."""
+    return lineage_view(version.run, [version])
+
+
+# -- data versions --------------------------------------------------------------------------------------------
+
+
+def data_version_get(pk: int) -> DataVersion:
+    return DataVersion.objects.select_related("source").get(pk=pk)
+
+
+@dataclass
+class ImpactRow:
+    run: Run
+    link: LineageLink
+    versions: list[ModelVersion]
+
+    @property
+    def serving(self) -> list[ModelVersion]:
+        """Its model versions that hold an alias or a Staging/Production stage now."""
+        return [v for v in self.versions if v.aliases or v.stage in ("Staging", "Production")]
+
+
+@dataclass
+class Impact:
+    data_version: DataVersion
+    rows: list[ImpactRow]
+    later: list[DataVersion]
+
+    @property
+    def serving(self) -> list[ModelVersion]:
+        return [v for row in self.rows for v in row.serving]
+
+
+def data_impact(dv: DataVersion, *, limit: int = 500) -> Impact:
+    """Every run linked to the data version (newest first, at most ``limit``), each with its model versions, and
+    the versions of the same path first pinned after it. Four queries."""
+    links = list(
+        LineageLink.objects.filter(data_version=dv)
+        .select_related("run", "run__lineage", "run__experiment", "commit")
+        .order_by("-run__start_time")[:limit]
+    )
+    run_ids = [link.run_id for link in links]
+    versions: dict[int, list[ModelVersion]] = {}
+    for version in ModelVersion.objects.filter(run_id__in=run_ids, deleted=False).select_related("model"):
+        versions.setdefault(version.run_id or 0, []).append(version)
+    rows = [ImpactRow(run=link.run, link=link, versions=versions.get(link.run_id, [])) for link in links]
+    return Impact(data_version=dv, rows=rows, later=data_versions_after(dv))
+
+
+def data_versions_after(dv: DataVersion) -> list[DataVersion]:
+    """The versions of the same path in the same source first pinned by a later commit than ``dv`` was (history
+    order), each once, oldest first."""
+    first_positions: dict[int, int] = {}
+    rows = (
+        Commit.objects.filter(source_id=dv.source_id, snapshot__pins__data_version__path=dv.path)
+        .values_list("snapshot__pins__data_version_id", "position")
+        .order_by("position")
+    )
+    for dv_id, position in rows:
+        first_positions.setdefault(dv_id, position)
+    mine = first_positions.get(dv.pk)
+    if mine is None:
+        return []
+    later_ids = [pk for pk, position in sorted(first_positions.items(), key=lambda kv: kv[1]) if position > mine]
+    found = {d.pk: d for d in DataVersion.objects.filter(pk__in=later_ids)}
+    return [found[pk] for pk in later_ids if pk in found]
+
+
+def data_versions_by_md5(prefix: str, *, limit: int = 25) -> QuerySet[DataVersion]:
+    """Data versions whose hash starts with ``prefix`` (at least 4 hex characters)."""
+    text = plain_md5(prefix)
+    if len(text) < 4:
+        return DataVersion.objects.none()
+    return DataVersion.objects.filter(hash_value__startswith=text).select_related("source").order_by("path")[:limit]
+
+
+def lineage_gaps(*, limit: int = 20) -> list[ModelVersion]:
+    """Model versions whose verdict is ``gaps`` or ``conflict`` (or whose run is unknown), newest first."""
+    query = with_verdicts(
+        ModelVersion.objects.filter(deleted=False).filter(
+            Q(run__isnull=True)
+            | Q(run__lineage__isnull=True)
+            | Q(run__lineage__verdict__in=[Verdict.GAPS, Verdict.CONFLICT])
+        )
+    ).order_by("-creation_time")
+    return list(query[:limit])
+
+
+def models_overview() -> list[tuple[RegisteredModel, list[ModelVersion]]]:
+    """Every registered model with its versions that hold an alias or a Staging/Production stage now. Two
+    queries."""
+    models = list(RegisteredModel.objects.filter(deleted=False).select_related("source").order_by("name"))
+    serving = with_verdicts(
+        ModelVersion.objects.filter(deleted=False, model__in=models).filter(
+            Q(stage__in=["Staging", "Production"]) | ~Q(aliases=[])
+        )
+    ).order_by("model__name", "-version")
+    by_model: dict[int, list[ModelVersion]] = {}
+    for version in serving:
+        by_model.setdefault(version.model_id, []).append(version)
+    return [(model, by_model.get(model.pk, [])) for model in models]
