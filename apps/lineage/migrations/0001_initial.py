@@ -9,8 +9,8 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('dvc_sync', '0003_dvcsource_web_url'),
-        ('mlflow_sync', '0003_mlflowsource_ui_url'),
+        ('dvc_sync', '0002_permissions'),
+        ('mlflow_sync', '0002_permissions'),
     ]
 
     operations = [
