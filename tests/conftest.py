@@ -41,6 +41,7 @@ def ensure_roles() -> None:
         "apps.core.migrations.0002_roles",
         "apps.mlflow_sync.migrations.0002_permissions",
         "apps.dvc_sync.migrations.0002_permissions",
+        "apps.lineage.migrations.0002_permissions",
     ):
         importlib.import_module(module).forwards(apps, None)
 
@@ -195,3 +196,64 @@ def mlflow_server(mlflow_template: MlflowStore, tmp_path_factory: pytest.TempPat
         yield MlflowServer(url=url, store=MlflowStore(path=path, facts=mlflow_template.facts))
     finally:
         stop_server(proc)
+
+
+# -- the churn demo: real git + DVC + MLflow, built once per session --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The demo project as the lineage tests see it: where it is and what the build made (run ids by label, model
+    version numbers by label, data md5s by version, aliases)."""
+
+    path: Path
+    run_ids: dict[str, str]
+    model_versions: dict[str, int]
+    data_md5s: dict[str, str]
+    aliases: dict[str, int]
+
+    @property
+    def repo(self) -> Path:
+        return self.path / "repo"
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.path / 'mlflow_data' / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The churn demo built with the real tools (``manage.py demo_project``'s builder), once per session (~100 s).
+    Tests only read it; a test that writes to MLflow or git copies it first."""
+    from apps.core.demo.builder import build_demo_project
+
+    path = tmp_path_factory.mktemp("demo-template") / "demo"
+    summary = build_demo_project(path, log=lambda _message: None)
+    return Demo(
+        path=path,
+        run_ids=dict(summary.run_ids),
+        model_versions=dict(summary.model_versions),
+        data_md5s=dict(summary.data_md5s),
+        aliases=dict(summary.aliases),
+    )
+
+
+def sync_demo(demo: Demo) -> None:
+    """Add the demo as the MLflow and DVC sources "demo" and sync both, as ``bootstrap`` does (the lineage join
+    runs in the post-sync hook)."""
+    from apps.core.services import sync_source
+    from apps.dvc_sync.services import dvc_source_add
+    from apps.mlflow_sync.services import mlflow_source_add
+
+    mlflow_source, _ = mlflow_source_add(name="demo", tracking_uri=demo.tracking_uri)
+    dvc_source, _ = dvc_source_add(name="demo", location=str(demo.repo))
+    for kind, source_id in (("mlflow", mlflow_source.pk), ("dvc", dvc_source.pk)):
+        run = sync_source(kind=kind, source_id=source_id)
+        assert run.status == "succeeded", run.error
+
+
+@pytest.fixture
+def demo(demo_template: Demo, db: None) -> Demo:
+    """The demo, synced into this test's database."""
+    sync_demo(demo_template)
+    return demo_template

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import networkx as nx
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
 from apps.dvc_sync.models import Commit, DataVersion, DvcSource, Pin
@@ -306,3 +306,9 @@ def models_overview() -> list[tuple[RegisteredModel, list[ModelVersion]]]:
     for version in serving:
         by_model.setdefault(version.model_id, []).append(version)
     return [(model, by_model.get(model.pk, [])) for model in models]
+
+
+def verdict_counts() -> dict[str, int]:
+    """How many runs have each verdict, in the verdicts' order."""
+    counts = dict(RunLineage.objects.values_list("verdict").annotate(n=Count("pk")).values_list("verdict", "n"))
+    return {verdict: counts[verdict] for verdict in Verdict.values if counts.get(verdict)}
