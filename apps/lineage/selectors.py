@@ -5,14 +5,18 @@ Every selector runs a fixed number of queries whatever the number of links, runs
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 import networkx as nx
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
+from apps.core.errors import AppError
 from apps.dvc_sync.models import Commit, DataVersion, DvcSource, Pin
+from apps.lineage import compare
 from apps.lineage import graph as lineage_graph
 from apps.lineage.join import plain_md5
 from apps.lineage.models import LineageLink, RunLineage, Verdict
@@ -312,3 +316,293 @@ def verdict_counts() -> dict[str, int]:
     """How many runs have each verdict, in the verdicts' order."""
     counts = dict(RunLineage.objects.values_list("verdict").annotate(n=Count("pk")).values_list("verdict", "n"))
     return {verdict: counts[verdict] for verdict in Verdict.values if counts.get(verdict)}
+
+
+# -- the data version page: where a version sits in its path's history, and what was trained on it ----------------
+
+
+@dataclass(frozen=True)
+class LaterVersion:
+    """A version of the same path first pinned after the one shown, with that first commit and how many runs the
+    join linked to it."""
+
+    data_version: DataVersion
+    first: Commit | None
+    runs: int
+
+
+@dataclass(frozen=True)
+class DataTimeline:
+    first: Commit | None  # the first commit, in history order, that pins the version
+    last: Commit | None  # the last one
+    commits: int  # how many mirrored commits pin it
+    later: list[LaterVersion]
+
+
+def data_version_timeline(dv: DataVersion) -> DataTimeline:
+    """The first and last commits of ``dv``'s source that pin it (as an output or a dependency), how many do, and the
+    versions of the same path first pinned after its first commit, oldest first. Four queries."""
+    first_of: dict[int, tuple[int, int]] = {}  # data version id -> (position, commit id) of its first pin
+    mine: dict[int, int] = {}  # commit id -> position, for the commits pinning dv
+    rows = (
+        Commit.objects.filter(source_id=dv.source_id, snapshot__pins__data_version__path=dv.path)
+        .values_list("snapshot__pins__data_version_id", "position", "pk")
+        .order_by("position", "pk")
+    )
+    for dv_id, position, commit_id in rows:
+        first_of.setdefault(dv_id, (position, commit_id))
+        if dv_id == dv.pk:
+            mine[commit_id] = position
+    start = first_of.get(dv.pk)
+    later_ids = [
+        pk for pk, (position, _) in sorted(first_of.items(), key=lambda kv: kv[1]) if start and position > start[0]
+    ]
+    first_id = min(mine, key=lambda pk: (mine[pk], pk)) if mine else None
+    last_id = max(mine, key=lambda pk: (mine[pk], pk)) if mine else None
+    commit_ids = {pk for pk in (first_id, last_id, *(first_of[dv_id][1] for dv_id in later_ids)) if pk is not None}
+    commits = {c.pk: c for c in Commit.objects.filter(pk__in=commit_ids)}
+    versions = {d.pk: d for d in DataVersion.objects.filter(pk__in=later_ids)}
+    runs = dict(
+        LineageLink.objects.filter(data_version_id__in=later_ids)
+        .values("data_version_id")
+        .annotate(n=Count("run_id", distinct=True))
+        .values_list("data_version_id", "n")
+    )
+    return DataTimeline(
+        first=commits.get(first_id) if first_id else None,
+        last=commits.get(last_id) if last_id else None,
+        commits=len(mine),
+        later=[
+            LaterVersion(data_version=versions[pk], first=commits.get(first_of[pk][1]), runs=runs.get(pk, 0))
+            for pk in later_ids
+            if pk in versions
+        ],
+    )
+
+
+def data_impact_links(dv: DataVersion) -> QuerySet[LineageLink]:
+    """The links of every run trained on ``dv``, newest run first, with the run, its lineage and experiment and the
+    link's commit: what the data version page pages through (``impact_rows`` adds the model versions)."""
+    return (
+        LineageLink.objects.filter(data_version=dv)
+        .select_related("run", "run__lineage", "run__experiment", "commit")
+        .order_by("-run__start_time", "run_id", "position")
+    )
+
+
+def impact_rows(links: list[LineageLink]) -> list[ImpactRow]:
+    """One ``ImpactRow`` per link with its run's model versions (not deleted), newest version first. One query."""
+    versions: dict[int, list[ModelVersion]] = {}
+    query = ModelVersion.objects.filter(run_id__in={link.run_id for link in links}, deleted=False)
+    for version in query.select_related("model").order_by("model__name", "-version"):
+        versions.setdefault(version.run_id or 0, []).append(version)
+    return [ImpactRow(run=link.run, link=link, versions=versions.get(link.run_id, [])) for link in links]
+
+
+@dataclass(frozen=True)
+class ImpactSummary:
+    runs: int
+    model_versions: int
+    serving: list[ModelVersion]  # the versions holding an alias or a Staging/Production stage now
+
+
+def data_impact_summary(dv: DataVersion) -> ImpactSummary:
+    """How many runs and model versions were trained on ``dv`` (whatever page of them is shown), and which of those
+    versions serve now. Two queries."""
+    counts = LineageLink.objects.filter(data_version=dv).aggregate(
+        runs=Count("run_id", distinct=True),
+        versions=Count("run__model_versions", distinct=True, filter=Q(run__model_versions__deleted=False)),
+    )
+    serving = (
+        ModelVersion.objects.filter(deleted=False, run__lineage_links__data_version=dv)
+        .filter(Q(stage__in=["Staging", "Production"]) | ~Q(aliases=[]))
+        .select_related("model")
+        .distinct()
+        .order_by("model__name", "-version")
+    )
+    return ImpactSummary(runs=counts["runs"] or 0, model_versions=counts["versions"] or 0, serving=list(serving))
+
+
+# -- compare two runs or model versions ----------------------------------------------------------------------------
+
+
+class CompareRefError(AppError):
+    """A compare reference that names no model version or run in the mirror, or does not parse."""
+
+
+_VERSION_REF = re.compile(r"(?P<name>.+?)(?:\s*/\s*|\s+v?|\s*@\s*v?)(?P<version>\d{1,9})")
+
+
+@dataclass
+class CompareSide:
+    """One side of a comparison: a model version (and its run) or a run, with the run's lineage and links."""
+
+    ref: str
+    run: Run | None
+    version: ModelVersion | None
+    lineage: RunLineage | None
+    links: list[LineageLink]
+    versions: list[ModelVersion]  # the run's model versions
+
+    @property
+    def label(self) -> str:
+        if self.version is not None:
+            return f"{self.version.model.name} v{self.version.version}"
+        return self.run.name or self.run.run_id if self.run else self.ref
+
+    @property
+    def lock(self) -> Commit | None:
+        """The commit whose ``dvc.lock`` describes the run (its own commit when no later one does)."""
+        if self.lineage is None:
+            return None
+        return self.lineage.lock_commit or self.lineage.commit
+
+
+def compare_ref(*, model: str, version: int) -> str:
+    return f"mv:{model}/{version}"
+
+
+def compare_side_get(ref: str) -> CompareSide:
+    """The side ``ref`` names: ``mv:<model>/<version>`` (also ``<model>/<version>`` or ``<model> v<version>``) or
+    ``run:<MLflow run id>`` (also a bare run id). Four queries. Raises ``CompareRefError`` naming what is unknown."""
+    text = ref.strip()
+    if not text:
+        raise CompareRefError("Choose what to compare.")
+    kind, _, rest = text.partition(":")
+    version: ModelVersion | None = None
+    if kind == "mv" or (kind != "run" and _VERSION_REF.fullmatch(text)):
+        match = _VERSION_REF.fullmatch(rest.strip() if kind == "mv" else text)
+        if match is None:
+            raise CompareRefError(f"“{text}” is not a model version: write mv:<model>/<version>.")
+        name, number = match["name"].strip(), int(match["version"])
+        try:
+            version = model_version_get(name=name, version=number)
+        except ModelVersion.DoesNotExist:
+            raise CompareRefError(f"No version {number} of model “{name}” in the mirror.") from None
+        run = version.run
+    else:
+        run_id = (rest if kind == "run" else text).strip().lower()
+        run = Run.objects.select_related("experiment").filter(run_id=run_id).order_by("deleted", "source__name").first()
+        if run is None:
+            raise CompareRefError(f"No run with id “{run_id}” in the mirror.")
+    if run is None:
+        return CompareSide(
+            ref=text, run=None, version=version, lineage=None, links=[], versions=[version] if version else []
+        )
+    lineage = (
+        RunLineage.objects.select_related("commit", "lock_commit__snapshot", "commit__snapshot", "dvc_source")
+        .filter(run=run)
+        .first()
+    )
+    versions = list(
+        with_verdicts(ModelVersion.objects.filter(run=run, deleted=False)).order_by("model__name", "-version")
+    )
+    return CompareSide(ref=text, run=run, version=version, lineage=lineage, links=run_links(run), versions=versions)
+
+
+@dataclass
+class Comparison:
+    a: CompareSide
+    b: CompareSide
+    params: list[compare.ValueDiff]
+    metrics: list[compare.ValueDiff]
+    data: list[compare.DataDiff]
+    stages: compare.StagesDiff | None
+    stages_note: str  # why there is no stage comparison
+    commits: list[Commit]
+    commits_total: int
+    commits_note: str  # why there is no commit list
+    later_first: bool  # B's lock commit comes before A's in history
+
+    @property
+    def params_changed(self) -> list[compare.ValueDiff]:
+        return [d for d in self.params if d.changed]
+
+    @property
+    def params_same(self) -> list[compare.ValueDiff]:
+        return [d for d in self.params if not d.changed]
+
+    @property
+    def metrics_changed(self) -> list[compare.ValueDiff]:
+        return [d for d in self.metrics if d.changed]
+
+    @property
+    def metrics_same(self) -> list[compare.ValueDiff]:
+        return [d for d in self.metrics if not d.changed]
+
+    @property
+    def data_changed(self) -> int:
+        return sum(1 for d in self.data if d.status != compare.SAME)
+
+
+def _sides_data(side: CompareSide) -> list[compare.DataSide]:
+    return [
+        compare.DataSide(
+            repo=link.repo, path=link.path, md5=link.md5, size=link.size, data_version_id=link.data_version_id
+        )
+        for link in side.links
+        if link.path
+    ]
+
+
+def _stages(side: CompareSide) -> dict[str, Any] | None:
+    lock = side.lock
+    return lock.snapshot.stages if lock is not None and lock.snapshot is not None else None
+
+
+def commits_between(a: Commit, b: Commit, *, limit: int = 200) -> tuple[list[Commit], int]:
+    """The commits of one source after the earlier of ``a`` and ``b`` up to and including the later one, in history
+    order (oldest first, at most ``limit``), and how many there are. Two queries."""
+    low, high = sorted((a.position, b.position))
+    query = Commit.objects.filter(source_id=a.source_id, position__gt=low, position__lte=high)
+    return list(query.select_related("source").order_by("position")[:limit]), query.count()
+
+
+def comparison(a: CompareSide, b: CompareSide, *, commit_limit: int = 200) -> Comparison:
+    """Params, metrics, data versions, pipeline stages and the commits between two sides. At most two queries."""
+    run_a, run_b = a.run, b.run
+    stages_a, stages_b = _stages(a), _stages(b)
+    stages: compare.StagesDiff | None = None
+    stages_note = ""
+    if stages_a is not None and stages_b is not None:
+        stages = compare.diff_stages(stages_a, stages_b)
+    else:
+        missing = " and ".join(side.label for side in (a, b) if _stages(side) is None)
+        stages_note = f"No dvc.lock is known for {missing}: its run was not joined to a DVC commit."
+    commits: list[Commit] = []
+    total = 0
+    commits_note = ""
+    lock_a, lock_b = a.lock, b.lock
+    if lock_a is None or lock_b is None:
+        missing = " and ".join(side.label for side in (a, b) if side.lock is None)
+        commits_note = f"No DVC commit is known for {missing}."
+    elif lock_a.source_id != lock_b.source_id:
+        commits_note = "The two were trained from different DVC sources: their commits are not one history."
+    elif lock_a.pk == lock_b.pk:
+        commits_note = f"Both are described by the same commit, {lock_a.short_sha}."
+    else:
+        commits, total = commits_between(lock_a, lock_b, limit=commit_limit)
+    return Comparison(
+        a=a,
+        b=b,
+        params=compare.diff_values(run_a.params if run_a else {}, run_b.params if run_b else {}),
+        metrics=compare.diff_values(run_a.metrics if run_a else {}, run_b.metrics if run_b else {}),
+        data=compare.diff_data(_sides_data(a), _sides_data(b)),
+        stages=stages,
+        stages_note=stages_note,
+        commits=commits,
+        commits_total=total,
+        commits_note=commits_note,
+        later_first=bool(lock_a and lock_b and lock_b.position < lock_a.position),
+    )
+
+
+def compare_choices(*, limit: int = 1000) -> list[tuple[str, list[tuple[str, ModelVersion]]]]:
+    """Model versions to pick from on the compare form as (ref, version), grouped by model name (newest version
+    first; at most ``limit`` versions in all). One query."""
+    grouped: dict[str, list[tuple[str, ModelVersion]]] = {}
+    query = ModelVersion.objects.filter(deleted=False, model__deleted=False).select_related("model")
+    for version in query.order_by("model__name", "-version")[:limit]:
+        ref = compare_ref(model=version.model.name, version=version.version)
+        grouped.setdefault(version.model.name, []).append((ref, version))
+    return list(grouped.items())
