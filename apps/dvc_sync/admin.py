@@ -14,7 +14,7 @@ from apps.dvc_sync.models import DvcSource
 class DvcSourceForm(forms.ModelForm):
     class Meta:
         model = DvcSource
-        fields = ["name", "location", "root", "refs", "enabled"]
+        fields = ["name", "location", "root", "refs", "web_url", "enabled"]
 
     def clean_location(self) -> str:
         """A local path must exist and be a git repository; the reason is shown on the field otherwise."""

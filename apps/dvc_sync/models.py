@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
+from urllib.parse import quote, urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.models import SourceBase
+from apps.core.validators import http_url_validator, is_http_url
+
+SHA_RE = re.compile(r"[0-9a-fA-F]{7,64}")
 
 
 class DvcSource(SourceBase):
@@ -34,6 +39,14 @@ class DvcSource(SourceBase):
         blank=True,
         help_text="Branch and tag names or glob patterns, separated by spaces. Blank: every branch and tag.",
     )
+    # Links to the git web UI are built from this alone: never from the location, a remote or anything in the repo.
+    web_url = models.CharField(
+        "web UI URL",
+        max_length=500,
+        blank=True,
+        validators=[http_url_validator],
+        help_text="Base URL of the repository in its git web UI, e.g. https://github.com/org/repo. Blank: no links.",
+    )
 
     class Meta(SourceBase.Meta):
         verbose_name = "DVC source"
@@ -47,6 +60,34 @@ class DvcSource(SourceBase):
         """Whether a branch or tag name is followed (every one when no refs are configured)."""
         patterns = self.ref_patterns
         return not patterns or any(fnmatch.fnmatchcase(ref_name, p) for p in patterns)
+
+    @property
+    def web_host(self) -> str:
+        """The host of the configured web UI (what a link says it leads to); "" when there is none."""
+        return (urlsplit(self.web_url).hostname or "") if self._web_base else ""
+
+    def commit_web_url(self, sha: str) -> str:
+        """The commit's page in the git web UI (``<base>/commit/<sha>``, GitHub, Gitea and GitLab style); "" when
+        no web URL is configured or ``sha`` is not 7 to 64 hex digits."""
+        base = self._web_base
+        if not base or not SHA_RE.fullmatch(sha):
+            return ""
+        return f"{base}/commit/{sha}"
+
+    def file_web_url(self, sha: str, path: str) -> str:
+        """A file at a commit in the git web UI (``<base>/blob/<sha>/<path>``, ``path`` from the repository's top,
+        each segment quoted); "" when no web URL is configured, the sha is not hex or the path leaves the tree."""
+        base = self._web_base
+        segments = path.strip("/").split("/")
+        if not base or not SHA_RE.fullmatch(sha) or any(s in ("", ".", "..") for s in segments):
+            return ""
+        return f"{base}/blob/{sha}/" + "/".join(quote(s, safe="") for s in segments)
+
+    @property
+    def _web_base(self) -> str:
+        """The configured web URL without its trailing slash; "" when blank or, should a row have been written
+        without validation, when it is not an http(s) URL."""
+        return self.web_url.rstrip("/") if is_http_url(self.web_url) else ""
 
     def clean(self) -> None:
         root = self.root.strip().strip("/")

@@ -91,7 +91,9 @@ def source_detail(request: HttpRequest, name: str) -> HttpResponse:
             "branches": [r for r in refs if r.kind == r.Kind.BRANCH],
             "tags": [r for r in refs if r.kind == r.Kind.TAG],
             "page": page,
-            "commits": [(c, at.get(c.pk, [])) for c in page.object_list],
+            "commits": [
+                (c, {"refs": at.get(c.pk, []), "web_url": source.commit_web_url(c.sha)}) for c in page.object_list
+            ],
             "counts": selectors.source_counts(source),
             "problems": selectors.commit_problem_list(source),
             "anomalies": selectors.commit_anomaly_list(source),
@@ -178,6 +180,7 @@ def commit_detail(request: HttpRequest, name: str, sha: str) -> HttpResponse:
         {
             **_source_context(request, source, "overview"),
             "commit": commit,
+            "web_url": source.commit_web_url(commit.sha),
             "refs": selectors.commit_refs(commit),
             "parents": selectors.commit_parents(commit),
             "problems": snapshot.problems if snapshot else [],

@@ -13,7 +13,7 @@ class MlflowSourceAdmin(admin.ModelAdmin):
     list_filter = ("enabled",)
     search_fields = ("name", "tracking_uri")
     fieldsets = (
-        (None, {"fields": ("name", "tracking_uri", "registry_uri", "enabled")}),
+        (None, {"fields": ("name", "tracking_uri", "registry_uri", "ui_url", "enabled")}),
         (
             "Credentials (names of environment variables; the values are never stored)",
             {"fields": ("username_env", "password_env", "token_env")},

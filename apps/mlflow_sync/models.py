@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.models import SourceBase
-from apps.core.validators import ENV_NAME_VALIDATOR
+from apps.core.validators import ENV_NAME_VALIDATOR, http_url_validator, is_http_url
 
 
 class MetricDecoder(json.JSONDecoder):
@@ -60,6 +60,14 @@ class MlflowSource(SourceBase):
         validators=[ENV_NAME_VALIDATOR],
         help_text="Name of the environment variable holding a bearer token.",
     )
+    # Links to MLflow's own UI are built from this alone: never from a tracking URI or from anything MLflow stores.
+    ui_url = models.CharField(
+        "MLflow UI URL",
+        max_length=500,
+        blank=True,
+        validators=[http_url_validator],
+        help_text="Base URL of this server's MLflow UI, e.g. https://mlflow.example.com. Blank: no links to MLflow.",
+    )
 
     class Meta(SourceBase.Meta):
         verbose_name = "MLflow source"
@@ -72,6 +80,28 @@ class MlflowSource(SourceBase):
     @property
     def is_sql(self) -> bool:
         return uri_scheme(self.tracking_uri) in SQL_SCHEMES
+
+    def run_ui_url(self, experiment_id: str, run_id: str) -> str:
+        """The run's page in MLflow's UI, or "" when no UI URL is configured (or the run has no experiment).
+        The ids come from MLflow: each is quoted whole, so it stays one path segment of the UI's route."""
+        base = self._ui_base
+        if not base or not experiment_id or not run_id:
+            return ""
+        return f"{base}/#/experiments/{quote(experiment_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+    def model_version_ui_url(self, name: str, version: int) -> str:
+        """A registered model version's page in MLflow's UI, or "" when no UI URL is configured. The name comes
+        from MLflow and is quoted whole, as MLflow's UI quotes it in its own links."""
+        base = self._ui_base
+        if not base or not name:
+            return ""
+        return f"{base}/#/models/{quote(name, safe='')}/versions/{int(version)}"
+
+    @property
+    def _ui_base(self) -> str:
+        """The configured UI URL without its trailing slash; "" when blank or, should a row have been written
+        without validation, when it is not an http(s) URL."""
+        return self.ui_url.rstrip("/") if is_http_url(self.ui_url) else ""
 
     def clean(self) -> None:
         from apps.mlflow_sync.uris import validate_tracking_uri

@@ -128,6 +128,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "versions": list(selectors.run_model_versions(run)),
             "parent": selectors.run_parent(run),
             "children": list(selectors.run_children(run)[:50]),
+            # From the admin's UI URL only, never from a URL in the run's tags (mlflow.source.git.repoURL).
+            "mlflow_url": run.source.run_ui_url(run.experiment.experiment_id if run.experiment else "", run.run_id),
         },
     )
 
@@ -168,9 +170,13 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such model.") from None
     versions: list[ModelVersion] = list(model.versions.all())
     aliases = sorted(model.aliases.items(), key=lambda kv: kv[0])
+    # Links to MLflow's UI from the admin's UI URL only; nothing in MLflow's data names where they lead.
+    version_rows = [(v, model.source.model_version_ui_url(model.name, v.version)) for v in versions]
     context: dict[str, Any] = {
         "model": model,
         "versions": versions,
+        "version_rows": version_rows,
+        "mlflow_links": any(url for _, url in version_rows),
         "aliases": aliases,
         "tags": sorted(model.tags.items()),
     }
