@@ -1,9 +1,12 @@
-"""Facts every app shares: one ``SyncRun`` row per sync of any source, and the fields every source has."""
+"""Facts every app shares: one ``SyncRun`` row per sync of any source, the fields every source has, and the
+read-only ``ApiToken`` keys of the REST API."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from apps.core.validators import SOURCE_NAME_VALIDATOR
 
@@ -90,3 +93,33 @@ class SyncRun(models.Model):
         if not self.progress_total:
             return 0
         return min(100, int(100 * self.progress_done / self.progress_total))
+
+
+class ApiToken(models.Model):
+    """A read-only key to the REST API, owned by one user. Only the SHA-256 of the key is kept: the key itself is
+    shown once when the token is made (``apps.core.tokens.api_token_create``). Revoking keeps the row."""
+
+    PREFIX_LENGTH = 8
+
+    # PROTECT: a token row records that a credential existed and what it was for; deleting its user must not erase
+    # that. Deactivate users instead (an inactive user's tokens stop working at once).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. ci-deploy-gate.")
+    prefix = models.CharField(max_length=PREFIX_LENGTH, db_index=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.CharField(max_length=150, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_by = models.CharField(max_length=150, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

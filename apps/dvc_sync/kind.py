@@ -39,11 +39,20 @@ def add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument(
         "--ref", action="append", default=[], dest="refs", help="dvc: a branch or tag (pattern) to follow; repeatable"
     )
+    parser.add_argument(
+        "--web-url",
+        default="",
+        help="dvc: base URL of the repository's web UI (commit links), e.g. https://github.com/org/repo",
+    )
 
 
 def add_source(name: str, location: str, **options: Any) -> tuple[SourceRef, bool]:
     source, created = services.dvc_source_add(
-        name=name, location=location, root=options.get("root") or "", refs=options.get("refs") or ()
+        name=name,
+        location=location,
+        root=options.get("root") or "",
+        refs=options.get("refs") or (),
+        web_url=options.get("web_url") or "",
     )
     return _ref(source), created
 
@@ -64,7 +73,7 @@ def search(text: str, user: AbstractUser | AnonymousUser, limit: int) -> list[Se
         return []
     hits = [
         SearchHit(
-            kind="Data",
+            kind="Data paths",
             title=dv.path,
             url=reverse("dvc_sync:data_history", args=[dv.source.name]) + "?" + urlencode({"path": dv.path}),
             detail=f"{dv.source.name} · {dv.hash_name or 'md5'} {dv.short_hash}",
@@ -73,7 +82,7 @@ def search(text: str, user: AbstractUser | AnonymousUser, limit: int) -> list[Se
     ]
     hits += [
         SearchHit(
-            kind="Commit",
+            kind="Commits",
             title=f"{c.short_sha} {c.summary}",
             url=reverse("dvc_sync:commit_detail", args=[c.source.name, c.sha]),
             detail=f"{c.source.name} · {c.author_name} · {c.committed_at:%Y-%m-%d}",

@@ -61,10 +61,13 @@ COMMIT_BATCH = 500
 
 
 # --- sources -------------------------------------------------------------------------------------------------------
-def dvc_source_add(*, name: str, location: str, root: str = "", refs: Iterable[str] = ()) -> tuple[DvcSource, bool]:
+def dvc_source_add(
+    *, name: str, location: str, root: str = "", refs: Iterable[str] = (), web_url: str = ""
+) -> tuple[DvcSource, bool]:
     """Add a DVC source and return it with ``created``. The same name and location again changes nothing; the
-    same name with another location is refused, as are bad names and roots and a local path that does not exist
-    or is not a git repository (``SourceError`` with the reason)."""
+    same name with another location is refused, as are bad names and roots, a local path that does not exist
+    or is not a git repository, and a ``web_url`` (the git web UI the pages link to) that is not an http(s) URL
+    (``SourceError`` with the reason)."""
     location = gitrepo.check_location(location)
     existing = DvcSource.objects.filter(name=name).first()
     if existing is not None:
@@ -74,7 +77,7 @@ def dvc_source_add(*, name: str, location: str, root: str = "", refs: Iterable[s
             f"A DVC source named '{name}' already exists with location {existing.location}.",
             hint="Choose another name, or change the existing source in the admin.",
         )
-    source = DvcSource(name=name, location=location, root=root, refs=" ".join(refs))
+    source = DvcSource(name=name, location=location, root=root, refs=" ".join(refs), web_url=web_url or "")
     core_services.source_check(source)
     source.save()
     return source, True

@@ -77,6 +77,7 @@ class SourceFacts:
     name: str
     location: str
     root: str
+    web_url: str = ""  # the admin's base URL of the repository's web UI: also names the repository
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,15 @@ def _pick(commits: list[CommitFacts], run: RunFacts, lookup: DvcLookup) -> tuple
         return next(iter(by_source.values())), []
     wanted = normalise_repo_url(run.repo_url)
     if wanted:
-        matching = [c for c in by_source.values() if normalise_repo_url(lookup.source(c.source_id).location) == wanted]
+        matching = [
+            c
+            for c in by_source.values()
+            if wanted
+            in {
+                normalise_repo_url(lookup.source(c.source_id).location),
+                normalise_repo_url(lookup.source(c.source_id).web_url),
+            }
+        ]
         if len(matching) == 1:
             return matching[0], []
     return None, sorted(c.source_name for c in by_source.values())
@@ -358,7 +367,8 @@ def _link(pin: PinFacts, commit: CommitFacts, stage: str = "") -> Link:
 
 
 def _missing(result: JoinResult, detail: str) -> None:
-    result.problems.append(detail)
+    if detail not in result.problems:
+        result.problems.append(detail)
     result.links.append(
         Link(
             data_version_id=None,
@@ -405,7 +415,7 @@ def join_run(run: RunFacts, lookup: DvcLookup, *, data_commit_keys: Sequence[str
     if commit is not None:
         result.source_id, result.commit_id = commit.source_id, commit.id
         snapshot, lock_commit = _describe(run, commit, lookup, result)
-        if snapshot is not None and not result.links:
+        if snapshot is not None and not result.links and result.repro_rule != ReproRule.PENDING:
             result.problems.append(f"No DVC data is pinned at commit {commit.sha[:10]} of {commit.source_name}.")
         commit_evidence = [Evidence.COMMIT_DIRTY if k == Evidence.COMMIT and result.dirty else k for k in kinds]
         for link in result.links:
@@ -546,28 +556,26 @@ def _match_inputs(
                 continue
         known = lookup.data_versions(digest) if digest else []
         if known:
-            same_path = [dv for dv in known if dv.path in by_path]
-            other_version = [dv for dv in known if dv.path in pinned and plain_md5(pinned[dv.path].md5) != digest]
-            if other_version and not same_path:
-                dv = other_version[0]
-                link = by_path[dv.path] if dv.path in by_path else None
-                target = link or _dv_link(dv, lookup, result)
-                target.add(
+            same = [dv for dv in known if dv.path in by_path and by_path[dv.path].data_version_id == dv.id]
+            other = [dv for dv in known if dv.path in by_path and by_path[dv.path].data_version_id != dv.id]
+            if same:
+                by_path[same[0].path].add(Evidence.DIGEST, f"dataset input '{item.name}' has digest {digest}")
+            elif other:
+                dv = other[0]
+                by_path[dv.path].add(
                     Evidence.CONFLICT,
-                    f"dataset input '{item.name}' has digest {digest}, another version of {dv.path} than the "
-                    "commit pins: trained on data that is not the committed version",
+                    f"dataset input '{item.name}' has digest {digest}, the md5 of another version of {dv.path} "
+                    f"than the {by_path[dv.path].md5} linked here: trained on data that is not the committed version",
                 )
-                result.problems.append(f"Conflict: the run used {dv.path} md5 {digest}, not the committed version.")
-                if link is None:
-                    result.links.append(target)
-                continue
-            dv = same_path[0] if same_path else known[0]
-            link = by_path.get(dv.path) if same_path else None
-            if link is None:
-                link = _dv_link(dv, lookup, result)
+                result.problems.append(
+                    f"Conflict: the run used {dv.path} md5 {digest}; commit {result.commit_sha[:10]} pins "
+                    f"{by_path[dv.path].md5}."
+                )
+            else:
+                link = _dv_link(known[0], lookup, result)
+                link.add(Evidence.DIGEST, f"dataset input '{item.name}' has digest {digest}")
                 result.links.append(link)
-                by_path[dv.path] = link
-            link.add(Evidence.DIGEST, f"dataset input '{item.name}' has digest {digest}")
+                by_path[link.path] = link
             continue
         result.unmatched_inputs.append({"name": item.name, "digest": item.digest, "source": item.source[:500]})
     result.links.sort(key=lambda link: (link.path == "", link.path))

@@ -46,7 +46,7 @@ class DvcIndex:
     def __init__(self) -> None:
         self._commits: dict[str, list[join.CommitFacts]] = {}
         self._sources: dict[int, join.SourceFacts] = {
-            s.id: join.SourceFacts(id=s.id, name=s.name, location=s.location, root=s.root)
+            s.id: join.SourceFacts(id=s.id, name=s.name, location=s.location, root=s.root, web_url=s.web_url)
             for s in DvcSource.objects.all()
         }
         self._snapshots: dict[int, join.SnapshotFacts] = {}
@@ -123,8 +123,9 @@ class DvcIndex:
     def _history(self, source_id: int) -> _SourceHistory:
         if source_id not in self._histories:
             children: dict[str, list[Commit]] = defaultdict(list)
+            # Commits no followed ref reaches any more (force-pushed away) do not describe a run.
             for commit in (
-                Commit.objects.filter(source_id=source_id)
+                Commit.objects.filter(source_id=source_id, on_refs=True)
                 .only("id", "sha", "parents", "position", "snapshot_id", "source_id")
                 .order_by("position")
             ):

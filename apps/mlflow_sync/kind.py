@@ -42,6 +42,9 @@ def add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--username-env", default="", help="mlflow: name of the variable holding the user name")
     parser.add_argument("--password-env", default="", help="mlflow: name of the variable holding the password")
     parser.add_argument("--token-env", default="", help="mlflow: name of the variable holding a bearer token")
+    parser.add_argument(
+        "--ui-url", default="", help="mlflow: base URL of the MLflow UI (run links), e.g. https://mlflow.example.com"
+    )
 
 
 def add_source(name: str, location: str, **options: Any) -> tuple[SourceRef, bool]:
@@ -52,6 +55,7 @@ def add_source(name: str, location: str, **options: Any) -> tuple[SourceRef, boo
         username_env=options.get("username_env") or "",
         password_env=options.get("password_env") or "",
         token_env=options.get("token_env") or "",
+        ui_url=options.get("ui_url") or "",
     )
     return _ref(source), created
 
@@ -77,7 +81,7 @@ def search(text: str, user: AbstractUser | AnonymousUser, limit: int) -> list[Se
     if user.has_perm("mlflow_sync.view_registeredmodel"):
         hits += [
             SearchHit(
-                kind="Model",
+                kind="Models",
                 title=m.name,
                 url=reverse("mlflow_sync:model_detail", args=[m.pk]),
                 detail=", ".join(f"@{a} → v{v}" for a, v in sorted(m.aliases.items())),
@@ -86,13 +90,13 @@ def search(text: str, user: AbstractUser | AnonymousUser, limit: int) -> list[Se
         ]
     if user.has_perm("mlflow_sync.view_experiment"):
         hits += [
-            SearchHit(kind="Experiment", title=e.name, url=reverse("mlflow_sync:run_list") + f"?experiment={e.pk}")
+            SearchHit(kind="Experiments", title=e.name, url=reverse("mlflow_sync:run_list") + f"?experiment={e.pk}")
             for e in selectors.experiment_search(text, limit)
         ]
     if user.has_perm("mlflow_sync.view_run"):
         hits += [
             SearchHit(
-                kind="Run",
+                kind="Runs",
                 title=r.name or r.run_id,
                 url=reverse("mlflow_sync:run_detail", args=[r.pk]),
                 detail=f"{r.run_id[:12]} · {r.experiment.name if r.experiment else ''} · {r.status.lower()}",

@@ -54,9 +54,11 @@ def mlflow_source_add(
     username_env: str = "",
     password_env: str = "",
     token_env: str = "",
+    ui_url: str = "",
 ) -> tuple[MlflowSource, bool]:
     """Add an MLflow source and return it with ``created``. The same name and URI again changes nothing; the same
-    name with another URI is refused, as are bad names, unsupported URIs and ``sqlite:`` files that do not exist."""
+    name with another URI is refused, as are bad names, unsupported URIs, ``sqlite:`` files that do not exist and
+    a ``ui_url`` (the MLflow UI the pages link to) that is not an http(s) URL."""
     existing = MlflowSource.objects.filter(name=name).first()
     if existing is not None:
         if existing.tracking_uri == tracking_uri:
@@ -72,6 +74,7 @@ def mlflow_source_add(
         username_env=username_env or "",
         password_env=password_env or "",
         token_env=token_env or "",
+        ui_url=ui_url or "",
     )
     core_services.source_check(source)
     source.save()
