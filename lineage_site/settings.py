@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.mlflow_sync",
     "apps.dvc_sync",
+    "apps.lineage",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,13 @@ MLFLOW_REST_RECENT_HOURS: int = _get("MLFLOW_REST_RECENT_HOURS", int, 48)
 MLFLOW_DEFAULT_SOURCE_URI: str = os.environ.get("MLFLOW_TRACKING_URI", "")
 # The product's own clones of DVC sources' git repositories (fetched on each sync; never the user's work tree).
 DVC_REPOS_DIR = Path(_get("DVC_REPOS_DIR", str, str(VAR_DIR / "repos"))).resolve()
+
+# --- Lineage --------------------------------------------------------------------------------------------------
+# Run tags or params that name the DVC repository's commit a run trained from, when the data repository is not
+# the code repository (evidence "data-commit"); comma-separated, first match wins.
+LINEAGE_DATA_COMMIT_KEYS: list[str] = _get(
+    "LINEAGE_DATA_COMMIT_KEYS", list, ["data_git_commit_id", "dvc_commit", "dvc.rev", "data_commit"]
+)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

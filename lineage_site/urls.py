@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("mlflow/", include("apps.mlflow_sync.urls")),
     path("data/", include("apps.dvc_sync.urls")),
+    path("lineage/", include("apps.lineage.urls")),
     path("api/", include("apps.lineage.api.urls")),
     path("", include("apps.core.urls")),
 ]

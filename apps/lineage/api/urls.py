@@ -3,10 +3,10 @@ themselves (401 JSON for anonymous calls); the two documentation pages are pages
 redirect back, and load nothing from another host."""
 
 from django.contrib.auth.decorators import login_required
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from apps.lineage.api import views
+from apps.lineage.api import lineage, views
 from apps.lineage.api.base import docs_page
 
 app_name = "api"
@@ -22,5 +22,16 @@ urlpatterns = [
         name="redoc",
     ),
     path("me/", views.me, name="me"),
-    # Lineage endpoints below.
+    # Lineage endpoints below; the documented paths have no trailing slash, one is accepted too.
+    re_path(
+        r"^models/(?P<name>.+)/versions/(?P<version>[0-9]+)/lineage/?$",
+        lineage.model_version_lineage,
+        name="model_version_lineage",
+    ),
+    re_path(r"^models/(?P<name>.+)/aliases/(?P<alias>[^/]+)/?$", lineage.alias_receipt, name="alias_receipt"),
+    re_path(r"^runs/?$", lineage.RunList.as_view(), name="run_list"),
+    re_path(r"^runs/(?P<run_id>[^/]+)/lineage/?$", lineage.run_lineage, name="run_lineage"),
+    re_path(r"^data/?$", lineage.DataVersionList.as_view(), name="data_list"),
+    re_path(r"^data/(?P<pk>[0-9]+)/impact/?$", lineage.data_impact, name="data_impact"),
+    re_path(r"^search/?$", lineage.search, name="search"),
 ]

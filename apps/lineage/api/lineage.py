@@ -1,0 +1,411 @@
+"""REST endpoints of the lineage: a model version's lineage, the alias receipt a CI/CD pipeline gates on, a data
+version's impact, runs with their verdicts, and search. Read-only; the same selectors as the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core import registry
+from apps.dvc_sync.models import DataVersion
+from apps.lineage import selectors
+from apps.lineage.api.base import ApiPagination, ReadOnlyApiMixin, api_get
+from apps.lineage.graph import graph_json
+from apps.lineage.models import Evidence, LineageLink, Verdict
+from apps.mlflow_sync.models import ModelVersion, Run
+
+VIEW = "lineage.view_runlineage"
+
+
+# -- serializers ----------------------------------------------------------------------------------------------
+
+
+class LinkSerializer(serializers.Serializer):
+    repo = serializers.CharField(allow_null=True, help_text="The DVC source's name.")
+    path = serializers.CharField(allow_null=True, help_text="The data path, relative to the DVC root.")
+    md5 = serializers.CharField(allow_null=True, help_text="DVC's hash of the data version (md5, or md5.dir).")
+    commit = serializers.CharField(allow_null=True, help_text="The commit whose DVC files pin it.")
+    evidence = serializers.ListField(
+        child=serializers.ChoiceField(choices=Evidence.values), help_text="Every matching kind, strongest first."
+    )
+    size = serializers.IntegerField(allow_null=True)
+    detail = serializers.CharField()
+
+
+class NodeSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    kind = serializers.CharField()
+    label = serializers.CharField()
+    url = serializers.CharField(help_text="The dashboard page of the node, or empty.")
+
+
+class EdgeSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    target = serializers.CharField()
+    evidence = serializers.ListField(child=serializers.CharField())
+
+
+class LineageSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    version = serializers.IntegerField()
+    run_id = serializers.CharField(allow_null=True)
+    verdict = serializers.ChoiceField(choices=Verdict.values)
+    problems = serializers.ListField(child=serializers.CharField(), help_text="What is missing or contradicting.")
+    links = LinkSerializer(many=True)
+    nodes = NodeSerializer(many=True)
+    edges = EdgeSerializer(many=True)
+
+
+class RunLineageSerializer(serializers.Serializer):
+    run_id = serializers.CharField()
+    name = serializers.CharField()
+    verdict = serializers.ChoiceField(choices=Verdict.values)
+    problems = serializers.ListField(child=serializers.CharField())
+    commit = serializers.CharField(allow_null=True)
+    dirty = serializers.BooleanField()
+    repro_rule = serializers.CharField()
+    links = LinkSerializer(many=True)
+    nodes = NodeSerializer(many=True)
+    edges = EdgeSerializer(many=True)
+
+
+class ReceiptSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    alias = serializers.CharField()
+    version = serializers.IntegerField()
+    run_id = serializers.CharField()
+    verdict = serializers.ChoiceField(choices=Verdict.values)
+    lineage_url = serializers.URLField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ModelVersionRefSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    version = serializers.IntegerField()
+    stage = serializers.CharField()
+    aliases = serializers.ListField(child=serializers.CharField())
+    serving = serializers.BooleanField(help_text="Holds an alias or the Staging/Production stage now.")
+
+
+class ImpactRunSerializer(serializers.Serializer):
+    run_id = serializers.CharField()
+    name = serializers.CharField()
+    verdict = serializers.CharField(allow_null=True)
+    evidence = serializers.ListField(child=serializers.CharField())
+    model_versions = ModelVersionRefSerializer(many=True)
+
+
+class DataVersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    repo = serializers.CharField()
+    path = serializers.CharField()
+    md5 = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True)
+
+
+class ImpactSerializer(serializers.Serializer):
+    data_version = DataVersionSerializer()
+    runs = ImpactRunSerializer(many=True)
+    serving = ModelVersionRefSerializer(many=True, help_text="Model versions trained on it that serve now.")
+    later_versions = DataVersionSerializer(many=True, help_text="Later versions of the same path, oldest first.")
+
+
+class RunSerializer(serializers.ModelSerializer):
+    verdict = serializers.SerializerMethodField()
+    experiment = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = ["run_id", "name", "status", "experiment", "start_time", "end_time", "git_commit", "verdict"]
+
+    def get_verdict(self, run: Run) -> str | None:
+        lineage = getattr(run, "lineage", None)
+        return lineage.verdict if lineage is not None else None
+
+    def get_experiment(self, run: Run) -> str | None:
+        return run.experiment.name if run.experiment is not None else None
+
+
+class HitSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    url = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class SearchGroupSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    hits = HitSerializer(many=True)
+
+
+class SearchSerializer(serializers.Serializer):
+    query = serializers.CharField()
+    groups = SearchGroupSerializer(many=True)
+
+
+# -- shaping --------------------------------------------------------------------------------------------------
+
+
+def _or_none(value: str) -> str | None:
+    return value or None
+
+
+def link_data(links: list[LineageLink]) -> list[dict[str, Any]]:
+    """Links as the API gives them: one per data version, and one ``["missing"]`` link when no data was found."""
+    if not links:
+        return [
+            {"repo": None, "path": None, "md5": None, "commit": None, "evidence": [Evidence.MISSING], "size": None,
+             "detail": "No lineage is known for this run."}
+        ]  # fmt: skip
+    return [
+        {
+            "repo": _or_none(link.repo),
+            "path": _or_none(link.path),
+            "md5": _or_none(link.md5),
+            "commit": link.commit.sha if link.commit is not None else None,
+            "evidence": list(link.evidence),
+            "size": link.size,
+            "detail": link.detail,
+        }
+        for link in links
+    ]
+
+
+def _version_ref(version: ModelVersion) -> dict[str, Any]:
+    return {
+        "model": version.model.name,
+        "version": version.version,
+        "stage": version.stage,
+        "aliases": list(version.aliases or []),
+        "serving": bool(version.aliases) or version.stage in ("Staging", "Production"),
+    }
+
+
+def _data_version(dv: DataVersion) -> dict[str, Any]:
+    return {"id": dv.pk, "repo": dv.source.name, "path": dv.path, "md5": dv.hash_value, "size": dv.size}
+
+
+def _get_version(name: str, version: int, source: str) -> ModelVersion:
+    try:
+        return selectors.model_version_get(name=name, version=version, source=source)
+    except ModelVersion.DoesNotExist:
+        raise NotFound(f"No version {version} of model {name!r} in the mirror.") from None
+
+
+_SOURCE = OpenApiParameter(
+    "source", OpenApiTypes.STR, description="The MLflow source's name, when several have a model of this name."
+)
+
+
+# -- endpoints ------------------------------------------------------------------------------------------------
+
+
+@extend_schema(
+    responses={200: LineageSerializer, 404: ErrorSerializer},
+    parameters=[_SOURCE],
+    summary="A model version's lineage: its run, the data versions it was trained on with their evidence, the graph",
+)
+@api_get(VIEW)
+def model_version_lineage(request: Request, name: str, version: int) -> Response:
+    found = _get_version(name, int(version), request.query_params.get("source", ""))
+    verdict = selectors.version_verdict(found)
+    view = selectors.version_lineage(found)
+    return Response(
+        LineageSerializer(
+            {
+                "model": found.model.name,
+                "version": found.version,
+                "run_id": found.run.run_id if found.run is not None else (found.mlflow_run_id or None),
+                "verdict": verdict.verdict,
+                "problems": verdict.problems,
+                "links": link_data(view.links),
+                **graph_json(view.graph),
+            }
+        ).data
+    )
+
+
+@extend_schema(
+    responses={200: ReceiptSerializer, 404: ErrorSerializer},
+    summary="The receipt a CI/CD pipeline gates on: which version holds the alias now, and its lineage verdict",
+)
+@api_get(VIEW)
+def alias_receipt(request: Request, name: str, alias: str) -> Response:
+    try:
+        found = selectors.model_version_by_alias(name=name, alias=alias)
+    except ModelVersion.DoesNotExist:
+        raise NotFound(f"No version of model {name!r} holds the alias {alias!r} (as of the last sync).") from None
+    verdict = selectors.version_verdict(found)
+    return Response(
+        ReceiptSerializer(
+            {
+                "model": found.model.name,
+                "alias": alias,
+                "version": found.version,
+                "run_id": found.run.run_id if found.run is not None else found.mlflow_run_id,
+                "verdict": verdict.verdict,
+                "lineage_url": request.build_absolute_uri(selectors.model_version_url(found)),
+            }
+        ).data
+    )
+
+
+@extend_schema(
+    responses={200: RunLineageSerializer, 404: ErrorSerializer},
+    summary="A run's lineage, by MLflow run id",
+)
+@api_get(VIEW, "mlflow_sync.view_run")
+def run_lineage(request: Request, run_id: str) -> Response:
+    run = Run.objects.select_related("experiment").filter(run_id=run_id).order_by("source__name").first()
+    if run is None:
+        raise NotFound(f"No run {run_id!r} in the mirror.")
+    versions = list(ModelVersion.objects.filter(run=run, deleted=False).select_related("model"))
+    view = selectors.lineage_view(run, versions)
+    lineage = view.lineage
+    return Response(
+        RunLineageSerializer(
+            {
+                "run_id": run.run_id,
+                "name": run.name,
+                "verdict": lineage.verdict if lineage else Verdict.GAPS,
+                "problems": list(lineage.problems) if lineage else ["The run has not been joined yet."],
+                "commit": _or_none(run.git_commit),
+                "dirty": bool(lineage and lineage.dirty),
+                "repro_rule": lineage.repro_rule if lineage else "",
+                "links": link_data(view.links),
+                **graph_json(view.graph),
+            }
+        ).data
+    )
+
+
+@extend_schema(
+    responses={200: ImpactSerializer, 404: ErrorSerializer},
+    summary="Impact analysis: every run and model version trained on a data version, and its later versions",
+)
+@api_get(VIEW, "dvc_sync.view_dataversion")
+def data_impact(request: Request, pk: int) -> Response:
+    try:
+        dv = selectors.data_version_get(int(pk))
+    except DataVersion.DoesNotExist:
+        raise NotFound(f"No data version {pk}.") from None
+    impact = selectors.data_impact(dv)
+    return Response(
+        ImpactSerializer(
+            {
+                "data_version": _data_version(dv),
+                "runs": [
+                    {
+                        "run_id": row.run.run_id,
+                        "name": row.run.name,
+                        "verdict": getattr(getattr(row.run, "lineage", None), "verdict", None),
+                        "evidence": list(row.link.evidence),
+                        "model_versions": [_version_ref(v) for v in row.versions],
+                    }
+                    for row in impact.rows
+                ],
+                "serving": [_version_ref(v) for v in impact.serving],
+                "later_versions": [_data_version(d) for d in impact.later],
+            }
+        ).data
+    )
+
+
+class DataVersionList(ReadOnlyApiMixin, generics.ListAPIView):
+    """Data versions by md5 prefix (at least 4 hex characters) and/or exact path; newest first."""
+
+    required_permissions = (VIEW, "dvc_sync.view_dataversion")
+    serializer_class = DataVersionSerializer
+    pagination_class = ApiPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("md5", OpenApiTypes.STR, description="md5 prefix, 4 hex characters or more"),
+            OpenApiParameter("path", OpenApiTypes.STR, description="exact data path"),
+            OpenApiParameter("repo", OpenApiTypes.STR, description="DVC source name"),
+        ],
+        summary="Find data versions by md5 prefix or path",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[DataVersion]:
+        params = self.request.query_params
+        query = DataVersion.objects.select_related("source").order_by("-pk")
+        md5 = params.get("md5", "").strip().lower()
+        if md5:
+            if len(md5) < 4:
+                return DataVersion.objects.none()
+            query = query.filter(hash_value__startswith=md5)
+        if params.get("path"):
+            query = query.filter(path=params["path"])
+        if params.get("repo"):
+            query = query.filter(source__name=params["repo"])
+        if not (md5 or params.get("path") or params.get("repo")):
+            return DataVersion.objects.none()
+        return query
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([_data_version(dv) for dv in page or []])
+
+
+class RunList(ReadOnlyApiMixin, generics.ListAPIView):
+    """Runs with their lineage verdicts, newest first; filter by verdict, commit prefix or experiment name."""
+
+    required_permissions = (VIEW, "mlflow_sync.view_run")
+    serializer_class = RunSerializer
+    pagination_class = ApiPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("verdict", OpenApiTypes.STR, enum=Verdict.values),
+            OpenApiParameter("commit", OpenApiTypes.STR, description="git commit prefix"),
+            OpenApiParameter("experiment", OpenApiTypes.STR, description="experiment name"),
+        ],
+        summary="Runs with their lineage verdicts",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Run]:
+        params = self.request.query_params
+        query = Run.objects.select_related("experiment", "lineage").filter(deleted=False).order_by("-start_time", "pk")
+        if params.get("verdict"):
+            query = query.filter(lineage__verdict=params["verdict"])
+        if params.get("commit"):
+            query = query.filter(git_commit__startswith=params["commit"].strip().lower())
+        if params.get("experiment"):
+            query = query.filter(experiment__name=params["experiment"])
+        return query
+
+
+@extend_schema(
+    responses=SearchSerializer,
+    parameters=[OpenApiParameter("q", OpenApiTypes.STR, required=True)],
+    summary="One search over models, versions, runs, data paths, md5 and commit prefixes, tags; grouped by kind",
+)
+@api_get(VIEW)
+def search(request: Request) -> Response:
+    query = request.query_params.get("q", "").strip()[:200]
+    groups: dict[str, list[dict[str, str]]] = {}
+    if query:
+        for _name, provider in registry.search_providers():
+            for hit in provider(query, request.user, 25):
+                groups.setdefault(hit.kind, []).append(
+                    {"title": hit.title, "url": request.build_absolute_uri(hit.url), "detail": hit.detail}
+                )
+    return Response(
+        SearchSerializer(
+            {"query": query, "groups": [{"kind": kind, "hits": hits} for kind, hits in groups.items()]}
+        ).data
+    )
