@@ -52,6 +52,7 @@ class DvcIndex:
         self._snapshots: dict[int, join.SnapshotFacts] = {}
         self._histories: dict[int, _SourceHistory] = {}
         self._data: dict[str, list[join.DataVersionFacts]] = {}
+        self._next: dict[int, join.CommitFacts | None] = {}
 
     @staticmethod
     def _facts(commit: Commit, source_name: str) -> join.CommitFacts:
@@ -141,6 +142,11 @@ class DvcIndex:
 
     def next_lock_change(self, commit: join.CommitFacts) -> join.CommitFacts | None:
         """The first descendant (breadth first, in history order) whose dvc.lock files differ from the commit's."""
+        if commit.id not in self._next:
+            self._next[commit.id] = self._walk_to_lock_change(commit)
+        return self._next[commit.id]
+
+    def _walk_to_lock_change(self, commit: join.CommitFacts) -> join.CommitFacts | None:
         history = self._history(commit.source_id)
         mine = history.lock_blobs.get(commit.snapshot_id, ())
         queue = list(history.children.get(commit.sha, []))
