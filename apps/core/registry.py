@@ -1,7 +1,8 @@
 """Small registries that apps above ``core`` fill in ``AppConfig.ready()``.
 
 ``core`` must not import the apps above it, so they register what it needs: their source kinds (for
-``add_source``, ``sync_all`` and the scheduler), post-sync hooks, navigation entries and search providers.
+``add_source``, ``sync_all`` and the scheduler), post-sync hooks, navigation entries, search providers and the
+panels of the home page.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractUser, AnonymousUser
@@ -71,6 +72,19 @@ class OverviewStat:
 
 OverviewProvider = Callable[[], list[OverviewStat]]
 
+
+@dataclass(frozen=True)
+class HomePanel:
+    """A panel of the home page: ``template`` rendered with ``context(user)``, in ``order``, shown only to users
+    with ``permission`` (when given)."""
+
+    name: str
+    template: str
+    context: Callable[[AbstractUser | AnonymousUser], dict[str, Any]]
+    order: int
+    permission: str | None = None
+
+
 SearchProvider = Callable[[str, "AbstractUser | AnonymousUser", int], list[SearchHit]]
 
 
@@ -81,6 +95,7 @@ class _Registry:
     nav: dict[str, NavEntry] = field(default_factory=dict)
     search: list[tuple[str, SearchProvider]] = field(default_factory=list)
     overview: dict[str, OverviewProvider] = field(default_factory=dict)
+    home_panels: dict[str, HomePanel] = field(default_factory=dict)
 
 
 _registry = _Registry()
@@ -139,3 +154,22 @@ def overview_stats() -> list[OverviewStat]:
     for provider in _registry.overview.values():
         stats.extend(provider())
     return stats
+
+
+def register_home_panel(
+    name: str,
+    *,
+    template: str,
+    context: Callable[[AbstractUser | AnonymousUser], dict[str, Any]],
+    order: int,
+    permission: str | None = None,
+) -> None:
+    """Add (or replace, by ``name``) a panel of the home page."""
+    _registry.home_panels[name] = HomePanel(
+        name=name, template=template, context=context, order=order, permission=permission
+    )
+
+
+def home_panels() -> list[HomePanel]:
+    """The home page's panels in their order."""
+    return sorted(_registry.home_panels.values(), key=lambda panel: (panel.order, panel.name))

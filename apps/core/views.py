@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -31,6 +32,11 @@ def home(request: HttpRequest) -> HttpResponse:
             "sources": sources,
             "stats": registry.overview_stats(),
             "recent_syncs": selectors.syncrun_list()[:8],
+            "panels": [
+                render_to_string(panel.template, panel.context(request.user), request=request)
+                for panel in registry.home_panels()
+                if not panel.permission or request.user.has_perm(panel.permission)
+            ],
         },
     )
 

@@ -9,5 +9,13 @@ class LineageConfig(AppConfig):
     def ready(self) -> None:
         from apps.core import registry
         from apps.lineage import hooks
+        from apps.lineage.views import versions
 
         registry.register_post_sync_hook(hooks.recompute_after_sync)
+        registry.register_home_panel(
+            "lineage-models",
+            template="lineage/partials/home_models.html",
+            context=versions.home_panel_context,
+            order=10,
+            permission="lineage.view_runlineage",
+        )

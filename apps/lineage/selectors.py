@@ -6,6 +6,7 @@ Every selector runs a fixed number of queries whatever the number of links, runs
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -316,6 +317,121 @@ def verdict_counts() -> dict[str, int]:
     """How many runs have each verdict, in the verdicts' order."""
     counts = dict(RunLineage.objects.values_list("verdict").annotate(n=Count("pk")).values_list("verdict", "n"))
     return {verdict: counts[verdict] for verdict in Verdict.values if counts.get(verdict)}
+
+
+# -- the model version page, the run's lineage fragment and the home panel ------------------------------------
+
+
+def model_version_sources(*, name: str, version: int) -> list[str]:
+    """The names of the MLflow sources that hold version ``version`` of a model called ``name``, sorted (the page
+    offers ``?source=`` when there are several). One query."""
+    return list(
+        ModelVersion.objects.filter(model__name=name, version=version, deleted=False)
+        .order_by("source__name")
+        .values_list("source__name", flat=True)
+        .distinct()
+    )
+
+
+def model_version_numbers(*, name: str, source: str = "", limit: int = 50) -> list[int]:
+    """The version numbers of the model called ``name`` (in source ``source`` when given), newest first: what a
+    "no such version" page offers instead. One query."""
+    query = ModelVersion.objects.filter(model__name=name, deleted=False)
+    if source:
+        query = query.filter(source__name=source)
+    return list(query.order_by("-version").values_list("version", flat=True).distinct()[:limit])
+
+
+def run_get(pk: int) -> Run:
+    """The run with its source, experiment and lineage. Raises ``Run.DoesNotExist``."""
+    return Run.objects.select_related("source", "experiment", "lineage").get(pk=pk)
+
+
+def run_model_versions(run: Run) -> list[ModelVersion]:
+    """The model versions registered from ``run`` (not deleted), by model name and version. One query."""
+    return list(
+        ModelVersion.objects.filter(run=run, deleted=False)
+        .select_related("model", "source")
+        .order_by("model__name", "version")
+    )
+
+
+def run_lineage_view(run: Run) -> LineageView:
+    """The run's lineage drawn up to every model version registered from it."""
+    return lineage_view(run, run_model_versions(run))
+
+
+@dataclass(frozen=True)
+class ServingVersion:
+    """A model version in a serving slot, how it got there (``stage Production``, ``@production``) and its
+    verdict."""
+
+    version: ModelVersion
+    how: list[str]
+    verdict: VerdictView
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """A registered model and its serving slots: ``Production`` and ``Staging`` always (empty when nothing holds
+    them), then one ``@alias`` slot per other alias. ``source_query`` is ``?source=<name>`` when another MLflow
+    source has a model of the same name (so links to its versions say which), else ""."""
+
+    model: RegisteredModel
+    slots: list[tuple[str, list[ServingVersion]]]
+    source_query: str = ""
+
+    @property
+    def production(self) -> list[ServingVersion]:
+        return self.slots[0][1]
+
+    @property
+    def staging(self) -> list[ServingVersion]:
+        return self.slots[1][1]
+
+    @property
+    def others(self) -> list[ServingVersion]:
+        return [holder for _, holders in self.slots[2:] for holder in holders]
+
+
+SLOTS = (("Production", "production"), ("Staging", "staging"))
+
+
+def models_serving() -> list[ServingModel]:
+    """Every registered model with the versions in Production and Staging (by legacy stage or by the alias
+    ``production``/``staging``) and under any other alias, each with its verdict. Two queries
+    (``models_overview``)."""
+    overview = models_overview()
+    names = Counter(model.name for model, _ in overview)
+    found: list[ServingModel] = []
+    for model, versions in overview:
+        slots: list[tuple[str, list[ServingVersion]]] = []
+        for stage, alias in SLOTS:
+            holders = []
+            for version in sorted(versions, key=lambda v: -v.version):
+                how = ([f"stage {stage}"] if version.stage == stage else []) + (
+                    [f"@{alias}"] if alias in (version.aliases or []) else []
+                )
+                if how:
+                    holders.append(ServingVersion(version=version, how=how, verdict=version_verdict(version)))
+            slots.append((stage, holders))
+        others = sorted(
+            {(alias, v.pk): v for v in versions for alias in (v.aliases or [])
+             if alias not in dict(SLOTS).values()}.items(),
+            key=lambda item: (item[0][0], -item[1].version),
+        )  # fmt: skip
+        for (alias, _), version in others:
+            slots.append(
+                (f"@{alias}", [ServingVersion(version=version, how=[f"@{alias}"], verdict=version_verdict(version))])
+            )
+        query = "?" + urlencode({"source": model.source.name}) if names[model.name] > 1 else ""
+        found.append(ServingModel(model=model, slots=slots, source_query=query))
+    return found
+
+
+def stage_page_url(source: DvcSource | None, commit: Commit | None, address: str) -> str:
+    """The DVC stage page of ``address`` at ``commit``; "" without a source or commit."""
+    return _stage_url(source, commit, address)
 
 
 # -- the data version page: where a version sits in its path's history, and what was trained on it ----------------
