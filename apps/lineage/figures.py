@@ -13,6 +13,8 @@ from apps.core import dag
 from apps.lineage.graph import graph_json
 from apps.lineage.models import Evidence
 
+MIN_HEIGHT = 200  # pixels: a one-row lineage (a chain) and its legend
+
 
 def same_site(url: object) -> str:
     """``url`` when it is a path on this site (``/…`` but not ``//host`` or ``/\\host``), else "": the page follows
@@ -59,13 +61,13 @@ def edge_style(evidence: Sequence[str]) -> str:
 
 
 def _fit_routes(figure: dict[str, Any]) -> None:
-    """Make the plot tall enough for every edge: a long edge may be routed through rows below the lowest node,
-    which ``core.dag`` leaves out of the y range (and so would cut off)."""
+    """Size the plot to what it draws: a long edge may be routed through rows below the lowest node, which
+    ``core.dag`` leaves out of the y range (and so would cut off); a lineage of one row needs less height than
+    ``core.dag``'s minimum, which would leave the chain floating in white space."""
     ys = [y for trace in figure["data"] for y in trace.get("y", []) if y is not None]
     if not ys:
         return
     layout = figure["layout"]
     bottom = max(ys)
-    if bottom + 0.6 > layout["yaxis"]["range"][0]:
-        layout["yaxis"]["range"] = [bottom + 0.6, layout["yaxis"]["range"][1]]
-        layout["height"] = int(max(layout["height"], min(4000, 110 + 70 * (bottom + 1))))
+    layout["yaxis"]["range"] = [max(bottom + 0.6, layout["yaxis"]["range"][0]), layout["yaxis"]["range"][1]]
+    layout["height"] = int(max(MIN_HEIGHT, min(4000, 110 + 70 * (bottom + 1))))

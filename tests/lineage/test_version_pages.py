@@ -12,6 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.lineage import figures
 from apps.lineage.models import LineageLink, RunLineage
 from apps.mlflow_sync.models import Experiment, MlflowSource, ModelVersion, RegisteredModel, Run
 from tests.conftest import Demo
@@ -257,3 +258,18 @@ def test_it_links_out_to_mlflow_and_the_git_web_ui_only_when_configured(viewer_c
     html = viewer_client.get(_page("m", 1)).content.decode()
     assert 'href="https://mlflow.example.com/#/models/m/versions/1"' in html
     assert 'href="https://mlflow.example.com/#/experiments/1/runs/run-links"' in html
+
+
+# -- the figure's rules (pure) ----------------------------------------------------------------------------------
+
+
+def test_a_conflict_or_a_gap_is_drawn_over_stronger_evidence() -> None:
+    assert figures.edge_style(["digest", "commit"]) == "digest"
+    assert figures.edge_style(["commit", "conflict"]) == "conflict"
+    assert figures.edge_style(["commit", "missing"]) == "missing"
+
+
+def test_a_node_only_links_to_a_page_of_this_site() -> None:
+    assert figures.same_site("/lineage/data/3/") == "/lineage/data/3/"
+    for url in ("//evil.example/x", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", None):
+        assert figures.same_site(url) == ""
