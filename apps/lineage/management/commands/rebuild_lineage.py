@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from apps.lineage.services import lineage_rebuild
 from apps.lineage.selectors import verdict_counts
+from apps.lineage.services import lineage_rebuild
 
 
 class Command(BaseCommand):
