@@ -291,7 +291,9 @@ def dag_figure(
             }
         )
     layers = max((x for x, _ in positions.values()), default=0.0)
-    rows = max((y for _, y in positions.values()), default=0.0)
+    # A long edge may be routed through rows below the lowest node: the plot must hold it too.
+    rows = max((y for points in placed.routes.values() for _, y in points), default=0.0)
+    rows = max(rows, max((y for _, y in positions.values()), default=0.0))
     return {
         "data": traces,
         "layout": {

@@ -61,13 +61,11 @@ def edge_style(evidence: Sequence[str]) -> str:
 
 
 def _fit_routes(figure: dict[str, Any]) -> None:
-    """Size the plot to what it draws: a long edge may be routed through rows below the lowest node, which
-    ``core.dag`` leaves out of the y range (and so would cut off); a lineage of one row needs less height than
-    ``core.dag``'s minimum, which would leave the chain floating in white space."""
+    """Size the plot to what it draws: a lineage of one row needs less height than ``core.dag``'s minimum, which
+    would leave the chain floating in white space."""
     ys = [y for trace in figure["data"] for y in trace.get("y", []) if y is not None]
     if not ys:
         return
     layout = figure["layout"]
     bottom = max(ys)
-    layout["yaxis"]["range"] = [max(bottom + 0.6, layout["yaxis"]["range"][0]), layout["yaxis"]["range"][1]]
     layout["height"] = int(max(MIN_HEIGHT, min(4000, 110 + 70 * (bottom + 1))))
