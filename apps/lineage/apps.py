@@ -8,10 +8,11 @@ class LineageConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import registry
-        from apps.lineage import hooks
+        from apps.lineage import hooks, search
         from apps.lineage.views import versions
 
         registry.register_post_sync_hook(hooks.recompute_after_sync)
+        registry.register_search_provider("Lineage", search.search)
         registry.register_home_panel(
             "lineage-models",
             template="lineage/partials/home_models.html",

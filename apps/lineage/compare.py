@@ -63,6 +63,13 @@ class DataSide:
     md5: str
     size: int | None = None
     data_version_id: int | None = None
+    evidence: tuple[str, ...] = ()
+    detail: str = ""
+
+    @property
+    def conflict(self) -> bool:
+        """The run's own evidence contradicts this link (it may have trained on other data than this md5)."""
+        return "conflict" in self.evidence
 
 
 @dataclass(frozen=True)
@@ -80,10 +87,14 @@ class DataDiff:
             return REMOVED
         return SAME if self.a.md5 == self.b.md5 else CHANGED
 
+    @property
+    def conflict(self) -> bool:
+        return bool(self.a and self.a.conflict) or bool(self.b and self.b.conflict)
+
 
 def diff_data(a: Iterable[DataSide], b: Iterable[DataSide]) -> list[DataDiff]:
-    """Per (repo, path): the version each side trained on, changed ones first, then by path. A side linked twice to
-    one path keeps its first (strongest) link."""
+    """Per (repo, path): the version each side trained on, changed or contradicted ones first, then by path. A side
+    linked twice to one path keeps its first (strongest) link."""
     left: dict[tuple[str, str], DataSide] = {}
     right: dict[tuple[str, str], DataSide] = {}
     for side, into in ((a, left), (b, right)):
@@ -91,7 +102,7 @@ def diff_data(a: Iterable[DataSide], b: Iterable[DataSide]) -> list[DataDiff]:
             if item.path:
                 into.setdefault((item.repo, item.path), item)
     rows = [DataDiff(repo, path, left.get((repo, path)), right.get((repo, path))) for repo, path in left | right]
-    return sorted(rows, key=lambda row: (row.status == SAME, row.path, row.repo))
+    return sorted(rows, key=lambda row: (row.status == SAME and not row.conflict, row.path, row.repo))
 
 
 @dataclass(frozen=True)

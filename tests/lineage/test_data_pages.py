@@ -273,3 +273,13 @@ def test_stage_diffs_compare_commands_hashes_and_nested_params() -> None:
     train = by["train"]
     assert train.cmd_changed and [(h.path, h.a, h.b) for h in train.deps] == [("d", "1", "2")]
     assert [(p.key, p.a, p.b) for p in train.params] == [("t.n", 1, 2)]
+
+
+def test_compare_flags_data_the_run_contradicts_even_when_the_md5_is_the_same(
+    viewer_client: Client, demo: Demo
+) -> None:
+    resp = viewer_client.get("/lineage/compare/", {"a": mv(demo, "tuned"), "b": mv(demo, "uncommitted-data")})
+    row = next(row for row in resp.context["cmp"].data if row.path == CUSTOMERS)
+    assert row.status == "same" and row.conflict and row.b.conflict and not row.a.conflict
+    assert resp.context["cmp"].data[0].path == CUSTOMERS  # contradicted rows come first
+    assert "same md5" in resp.content.decode()
