@@ -48,6 +48,7 @@ bench: setup
 	DATABASE_URL=$(BENCH_DB) $(BIN)/python manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DB) $(BIN)/python manage.py bench_mlflow $(BENCH_ARGS)
 	DATABASE_URL=$(BENCH_DB) $(BIN)/python manage.py bench_dvc $(DVC_BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DB) $(BIN)/python manage.py bench_lineage $(LINEAGE_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

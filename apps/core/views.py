@@ -42,35 +42,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 # The order of the search page's groups; kinds not named here follow, in the order providers gave them.
-SEARCH_KIND_ORDER = (
-    "Model versions",
-    "Models",
-    "Runs",
-    "Experiments",
-    "Data versions",
-    "Data paths",
-    "Commits",
-    "Tags",
-)
-SEARCH_LIMIT = 25
 
 
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
-    """Every provider's hits for the query, grouped by kind (``SEARCH_KIND_ORDER``); a page reached twice under one
-    kind is listed once. Providers check the user's permissions themselves."""
+    """Every provider's hits for the query, grouped by kind (``selectors.search_grouped``)."""
     query = request.GET.get("q", "").strip()[:200]
-    by_kind: dict[str, list[registry.SearchHit]] = {}
-    seen: set[tuple[str, str]] = set()
-    if query:
-        for _name, provider in registry.search_providers():
-            for hit in provider(query, request.user, SEARCH_LIMIT):
-                if (hit.kind, hit.url) not in seen:
-                    seen.add((hit.kind, hit.url))
-                    by_kind.setdefault(hit.kind, []).append(hit)
-    rank = {kind: index for index, kind in enumerate(SEARCH_KIND_ORDER)}
-    kinds = sorted(by_kind, key=lambda kind: rank.get(kind, len(rank)))
-    groups = [{"name": kind, "hits": by_kind[kind][:SEARCH_LIMIT]} for kind in kinds]
+    groups = [{"name": kind, "hits": hits} for kind, hits in selectors.search_grouped(query, request.user)]
     return render(request, "core/search.html", {"query": query, "search_query": query, "groups": groups})
 
 

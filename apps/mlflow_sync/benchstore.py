@@ -6,10 +6,16 @@ tables in bulk with ``sqlite3``, the way MLflow's ``SqlAlchemyStore`` lays rows 
 constraint respected, ``workspace='default'``, latest metrics consistent with the metric history, model versions
 pointing at real runs. The content is deterministic (seeded) apart from the time anchor (today, midnight UTC), and
 the finished store is reused while a marker file next to it holds the same parameters.
+
+With ``links`` (``StoreLinks``, for ``bench_lineage``) the same runs are joined to generated DVC repositories: their
+``mlflow.source.git.commit`` tags name the repositories' commits and many log dataset inputs whose digests are the
+md5s those commits pin. Those choices come from a random stream of their own, so everything else is the store
+``bench_mlflow`` measures, row for row; without ``links`` the output is unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import sqlite3
@@ -55,13 +61,51 @@ class BenchStoreSpec:
     generator: int = GENERATOR_VERSION
 
 
+@dataclass(frozen=True)
+class LinkedCommits:
+    """One DVC repository as the runs see it: its commits, oldest first, as ``(sha, snapshot index)``, and per
+    snapshot the tracked data (``(path, md5)``, sorted) it pins: what a run can name as its commit and log."""
+
+    commits: tuple[tuple[str, int], ...]
+    snapshots: tuple[tuple[tuple[str, str], ...], ...]
+
+
+@dataclass(frozen=True)
+class StoreLinks:
+    """Runs joined to DVC repositories (``ensure_bench_store(links=…)``). The runs name ``history``'s commits,
+    spread over it in start order; ``unknown_share`` of them name a commit of no known repository instead, and
+    ``wide_share`` a commit of ``wide``, whose head each experiment's newest finished run names too (and that run is
+    the newest version of the experiment's first model). ``input_share`` of the runs at a known commit log one to
+    three dataset inputs drawn from the data their commit pins: most by path with its md5, some by an ``s3://`` URI
+    with its md5, a few with the md5 of another version of the path (a conflict); half as many of the runs at an
+    unknown commit log one input by md5 alone. Model versions are made from runs at known commits only."""
+
+    history: LinkedCommits
+    wide: LinkedCommits | None = None
+    wide_share: float = 0.01
+    unknown_share: float = 0.08
+    input_share: float = 0.6
+
+    def fingerprint(self) -> str:
+        """A digest of everything the links make the generator write (the marker holds it)."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
 def ensure_bench_store(
-    folder: Path, *, runs: int = 20_000, experiments: int = 5, log: Callable[[str], Any] = print
+    folder: Path,
+    *,
+    runs: int = 20_000,
+    experiments: int = 5,
+    models: int = 10,
+    versions_per_model: int = 20,
+    links: StoreLinks | None = None,
+    log: Callable[[str], Any] = print,
 ) -> Path:
     """Return the path of ``folder/mlflow.db``, an MLflow SQLite store with ``runs`` runs in ``experiments``
-    experiments (10 params, 5 metrics of which one has a 20-step history, 8 tags each) and 10 registered models with
-    20 versions each (aliases, legacy stages, tags), pointing at finished runs (fewer versions when a small store
-    has fewer finished runs).
+    experiments (10 params, 5 metrics of which one has a 20-step history, 8 tags each) and ``models`` registered
+    models with ``versions_per_model`` versions each (aliases, legacy stages, tags), pointing at finished runs (fewer
+    versions when a small store has fewer finished runs). With ``links`` the runs are joined to DVC repositories
+    (``StoreLinks``); the marker then holds the links' fingerprint too.
 
     The store is reused when the marker file next to it holds the same parameters; otherwise it is rebuilt in a
     temporary file and moved into place, so a half-built store is never reused. Refuses (``ValueError``) fewer than
@@ -70,7 +114,8 @@ def ensure_bench_store(
     """
     if runs < 1 or experiments < 1:
         raise ValueError("The benchmark store needs at least one run and one experiment.")
-    spec = BenchStoreSpec(runs=runs, experiments=experiments)
+    spec = BenchStoreSpec(runs=runs, experiments=experiments, models=models, versions_per_model=versions_per_model)
+    linked = links.fingerprint() if links is not None else None
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / DB_NAME
@@ -80,7 +125,7 @@ def ensure_bench_store(
             held = json.loads(marker.read_text())
         except (OSError, ValueError):
             held = {}
-        if held.get("spec") == asdict(spec):
+        if held.get("spec") == asdict(spec) and held.get("links") == linked:
             log(f"Reusing the benchmark store {db} ({runs:,} runs, made {held.get('made_at', '?')}).")
             return db
     marker.unlink(missing_ok=True)
@@ -91,15 +136,13 @@ def ensure_bench_store(
     log(f"Building the benchmark store {db} ({runs:,} runs in {experiments} experiments)…")
     _create_schema(tmp, folder / "artifacts")
     log(f"  schema created by MLflow in {time.perf_counter() - started:.1f} s")
-    counts = _fill(tmp, spec, artifact_root=folder / "artifacts", anchor_ms=_today_ms())
+    counts = _fill(tmp, spec, artifact_root=folder / "artifacts", anchor_ms=_today_ms(), links=links)
     tmp.replace(db)
     elapsed = time.perf_counter() - started
-    marker.write_text(
-        json.dumps(
-            {"spec": asdict(spec), "counts": counts, "seconds": round(elapsed, 1), "made_at": time.strftime("%F %T")},
-            indent=2,
-        )
-    )
+    held = {"spec": asdict(spec), "counts": counts, "seconds": round(elapsed, 1), "made_at": time.strftime("%F %T")}
+    if linked is not None:
+        held["links"] = linked
+    marker.write_text(json.dumps(held, indent=2))
     log(f"  built in {elapsed:.1f} s: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
     return db
 
@@ -147,7 +190,9 @@ class _Run:
     duration: int
 
 
-def _fill(path: Path, spec: BenchStoreSpec, *, artifact_root: Path, anchor_ms: int) -> dict[str, int]:
+def _fill(
+    path: Path, spec: BenchStoreSpec, *, artifact_root: Path, anchor_ms: int, links: StoreLinks | None = None
+) -> dict[str, int]:
     """Insert every row in one transaction, check foreign keys, ``ANALYZE``. Returns row counts per table."""
     rng = random.Random(spec.seed)
     conn = sqlite3.connect(path, isolation_level=None)
@@ -158,8 +203,11 @@ def _fill(path: Path, spec: BenchStoreSpec, *, artifact_root: Path, anchor_ms: i
         conn.execute("BEGIN")
         counts = {"experiments": _insert_experiments(conn, spec, artifact_root, anchor_ms)}
         runs = _make_runs(rng, spec, anchor_ms)
-        counts.update(_insert_runs(conn, rng, runs, artifact_root))
-        counts.update(_insert_registry(conn, rng, spec, runs, anchor_ms))
+        plan = _plan_links(runs, links, seed=spec.seed) if links is not None else None
+        counts.update(_insert_runs(conn, rng, runs, artifact_root, plan))
+        if plan is not None:
+            counts.update(_insert_inputs(conn, runs, plan))
+        counts.update(_insert_registry(conn, rng, spec, runs, anchor_ms, plan))
         conn.execute("COMMIT")
         problems = conn.execute("PRAGMA foreign_key_check").fetchall()
         if problems:
@@ -215,8 +263,10 @@ def _make_runs(rng: random.Random, spec: BenchStoreSpec, anchor_ms: int) -> list
     return runs
 
 
-def _insert_runs(conn: sqlite3.Connection, rng: random.Random, runs: list[_Run], root: Path) -> dict[str, int]:
-    commits = [_hex(rng, 160) for _ in range(max(1, len(runs) // 40))]
+def _insert_runs(
+    conn: sqlite3.Connection, rng: random.Random, runs: list[_Run], root: Path, plan: _LinkPlan | None = None
+) -> dict[str, int]:
+    commits = [_hex(rng, 160) for _ in range(max(1, len(runs) // 40))]  # drawn with links too: the stream stays
     conn.executemany(
         "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, "
         "end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time) "
@@ -281,11 +331,15 @@ def _insert_runs(conn: sqlite3.Connection, rng: random.Random, runs: list[_Run],
 
     def tags() -> Iterator[tuple[str, str, str]]:
         for i, r in enumerate(runs):
+            script = _SOURCES[i % len(_SOURCES)]
+            commit = commits[min(len(commits) - 1, i * len(commits) // len(runs))]
+            if plan is not None:
+                script, commit = plan.source_name.get(r.run_id, script), plan.commit[r.run_id]
             for key, value in (
                 ("mlflow.user", r.user),
-                ("mlflow.source.name", _SOURCES[i % len(_SOURCES)]),
+                ("mlflow.source.name", script),
                 ("mlflow.source.type", "LOCAL"),
-                ("mlflow.source.git.commit", commits[min(len(commits) - 1, i * len(commits) // len(runs))]),
+                ("mlflow.source.git.commit", commit),
                 ("mlflow.runName", r.name),
                 ("team", _TEAMS[(r.experiment_id - 1) % len(_TEAMS)]),
                 ("purpose", rng.choice(_PURPOSES)),
@@ -299,12 +353,18 @@ def _insert_runs(conn: sqlite3.Connection, rng: random.Random, runs: list[_Run],
 
 
 def _insert_registry(
-    conn: sqlite3.Connection, rng: random.Random, spec: BenchStoreSpec, runs: list[_Run], anchor_ms: int
+    conn: sqlite3.Connection,
+    rng: random.Random,
+    spec: BenchStoreSpec,
+    runs: list[_Run],
+    anchor_ms: int,
+    plan: _LinkPlan | None = None,
 ) -> dict[str, int]:
     """Registered models (model i is trained in experiment i mod N), each with up to ``versions_per_model``
     versions made from its experiment's finished runs in start order. The last version of some models is in
     Production, some in Staging, older ones of some models Archived (legacy stages); aliases ``champion`` and
-    ``challenger`` point at the best and the newest version."""
+    ``challenger`` point at the best and the newest version. With links, versions are made from runs at known
+    commits, and the first model of an experiment has its ``featured`` run as newest version."""
     by_experiment: dict[int, list[_Run]] = {}
     for r in runs:
         if r.status == "FINISHED":
@@ -318,7 +378,12 @@ def _insert_registry(
     for m in range(spec.models):
         name = f"{_EXPERIMENT_NAMES[m % len(_EXPERIMENT_NAMES)]}-{_MODEL_TYPES[m % len(_MODEL_TYPES)]}-{m:02d}"
         candidates = [r for r in by_experiment.get(m % spec.experiments + 1, []) if r.run_id not in used]
+        if plan is not None:
+            candidates = [r for r in candidates if r.run_id in plan.joined]
         chosen = sorted(rng.sample(candidates, min(spec.versions_per_model, len(candidates))), key=lambda r: r.start)
+        featured = plan.featured.get(m % spec.experiments + 1) if plan is not None else None
+        if featured is not None and featured.run_id not in used and featured not in chosen:
+            chosen = [*chosen[:-1], featured] if len(chosen) >= spec.versions_per_model else [*chosen, featured]
         if not chosen:
             continue
         used.update(r.run_id for r in chosen)
@@ -379,3 +444,114 @@ def _insert_registry(
         "INSERT INTO registered_model_aliases (alias, version, name, workspace) VALUES (?, ?, ?, ?)", aliases
     )
     return {"registered_models": len(models), "model_versions": len(versions), "aliases": len(aliases)}
+
+
+# --- runs joined to DVC repositories (``StoreLinks``) ---------------------------------------------------------------
+@dataclass
+class _LinkPlan:
+    """What the links decide per run: its commit, its dataset inputs (name, digest, source type, source JSON)."""
+
+    commit: dict[str, str]
+    inputs: dict[str, list[tuple[str, str, str, str]]]
+    joined: set[str]  # runs at a known commit
+    featured: dict[int, _Run]  # experiment -> its newest finished run, at the wide repository's head
+    source_name: dict[str, str]  # the featured runs' script: one that is no stage, so all their commit pins is theirs
+
+
+def _plan_links(runs: list[_Run], links: StoreLinks, *, seed: int) -> _LinkPlan:
+    """Every link decision, from a random stream of its own (the store's other content stays as without links)."""
+    rng = random.Random(seed + 1)
+    history = links.history
+    if not history.commits:
+        raise ValueError("The links name no commit.")
+    versions: dict[str, set[str]] = {}
+    for snapshot in history.snapshots:
+        for path, md5 in snapshot:
+            versions.setdefault(path, set()).add(md5)
+    other_versions = {path: sorted(md5s) for path, md5s in versions.items() if len(md5s) > 1}
+    featured: dict[int, _Run] = {}
+    if links.wide is not None and links.wide.commits:
+        for r in runs:  # oldest first: the last one seen is the newest
+            if r.status == "FINISHED":
+                featured[r.experiment_id] = r
+    featured_ids = {r.run_id for r in featured.values()}
+    wide_share = links.wide_share if links.wide is not None and links.wide.commits else 0.0
+    plan = _LinkPlan(
+        commit={},
+        inputs={},
+        joined=set(),
+        featured=featured,
+        source_name={r: "notebooks/explore.ipynb" for r in featured_ids},
+    )
+    for i, r in enumerate(runs):
+        roll = rng.random()
+        data: tuple[tuple[str, str], ...] = ()
+        if r.run_id in featured_ids and links.wide is not None:
+            sha, snap = links.wide.commits[-1]
+            data = links.wide.snapshots[snap]
+        elif links.wide is not None and roll < wide_share:
+            sha, snap = links.wide.commits[rng.randrange(len(links.wide.commits))]
+            data = links.wide.snapshots[snap]
+        elif roll < wide_share + links.unknown_share:
+            sha = _hex(rng, 160)
+        else:
+            sha, snap = history.commits[min(len(history.commits) - 1, i * len(history.commits) // len(runs))]
+            data = history.snapshots[snap]
+        plan.commit[r.run_id] = sha
+        if data:
+            plan.joined.add(r.run_id)
+            if rng.random() < links.input_share:
+                picked = rng.sample(data, min(len(data), rng.choice([1, 1, 1, 2, 2, 3])))
+                plan.inputs[r.run_id] = [_input(rng, path, md5, other_versions.get(path, [])) for path, md5 in picked]
+        elif rng.random() < links.input_share / 2:
+            snapshot = history.snapshots[rng.randrange(len(history.snapshots))]
+            if snapshot:
+                path, md5 = snapshot[rng.randrange(len(snapshot))]
+                plan.inputs[r.run_id] = [(path, md5, "s3", json.dumps({"uri": f"s3://bench-data/{path}"}))]
+    return plan
+
+
+def _input(rng: random.Random, path: str, md5: str, versions: list[str]) -> tuple[str, str, str, str]:
+    """One dataset input of ``path`` pinned with ``md5``: by path (85%), by an s3 URI (10%), or by path with the
+    md5 of another version of it (5%, when there is one: the run trained on data its commit does not pin)."""
+    roll = rng.random()
+    if roll < 0.85:
+        return path, md5, "local", json.dumps({"uri": path})
+    others = [v for v in versions if v != md5]
+    if roll < 0.95 or not others:
+        return path, md5, "s3", json.dumps({"uri": f"s3://bench-data/{path}"})
+    return path, rng.choice(others), "local", json.dumps({"uri": path})
+
+
+def _insert_inputs(conn: sqlite3.Connection, runs: list[_Run], plan: _LinkPlan) -> dict[str, int]:
+    """The planned dataset inputs as MLflow's ``log_input`` stores them: one ``datasets`` row per experiment, name
+    and digest, one ``inputs`` row per run and dataset, the ``mlflow.data.context`` input tag."""
+    datasets: dict[tuple[int, str, str], tuple[str, str, str]] = {}
+    inputs: list[tuple[str, str, str]] = []
+    for r in runs:
+        seen: set[str] = set()
+        for name, digest, source_type, source in plan.inputs.get(r.run_id, []):
+            key = (r.experiment_id, name, digest)
+            if key not in datasets:
+                datasets[key] = (str(uuid.UUID(bytes=hashlib.md5(repr(key).encode()).digest())), source_type, source)
+            dataset_uuid = datasets[key][0]
+            if dataset_uuid in seen:
+                continue
+            seen.add(dataset_uuid)
+            input_uuid = str(uuid.UUID(bytes=hashlib.md5(f"{dataset_uuid}:{r.run_id}".encode()).digest()))
+            inputs.append((input_uuid, dataset_uuid, r.run_id))
+    conn.executemany(
+        "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, dataset_source) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(u, exp, name, digest, st, src) for (exp, name, digest), (u, st, src) in datasets.items()],
+    )
+    conn.executemany(
+        "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) "
+        "VALUES (?, 'DATASET', ?, 'RUN', ?, 0)",
+        inputs,
+    )
+    conn.executemany(
+        "INSERT INTO input_tags (input_uuid, name, value) VALUES (?, 'mlflow.data.context', 'training')",
+        [(i[0],) for i in inputs],
+    )
+    return {"datasets": len(datasets), "inputs": len(inputs)}

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from apps.core.registry import SearchHit
-from apps.core.views import SEARCH_KIND_ORDER
+from apps.core.selectors import SEARCH_KIND_ORDER
 from apps.dvc_sync.models import Commit, DataVersion, Ref
 from apps.mlflow_sync.models import Run
 from tests.conftest import Demo, _user

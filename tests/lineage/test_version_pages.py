@@ -273,3 +273,14 @@ def test_a_node_only_links_to_a_page_of_this_site() -> None:
     assert figures.same_site("/lineage/data/3/") == "/lineage/data/3/"
     for url in ("//evil.example/x", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", None):
         assert figures.same_site(url) == ""
+
+
+def test_the_version_page_offers_to_compare_with_the_models_other_versions(demo: Demo, viewer_client: Client) -> None:
+    tuned, v1 = demo.model_versions["tuned"], demo.model_versions["data-v1"]
+    page = viewer_client.get(f"/lineage/models/churn-predictor/versions/{tuned}/").content.decode()
+    assert f'name="a" value="mv:churn-predictor/{tuned}"' in page
+    assert f'<option value="mv:churn-predictor/{v1}">version {v1}</option>' in page
+    compare = viewer_client.get(
+        "/lineage/compare/", {"a": f"mv:churn-predictor/{tuned}", "b": f"mv:churn-predictor/{v1}"}
+    )
+    assert compare.status_code == 200 and demo.data_md5s["v1"][:8] in compare.content.decode()

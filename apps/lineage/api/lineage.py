@@ -13,7 +13,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core import registry
+from apps.core.selectors import search_grouped
 from apps.dvc_sync.models import DataVersion
 from apps.lineage import selectors
 from apps.lineage.api.base import ApiPagination, ReadOnlyApiMixin, api_get
@@ -397,15 +397,13 @@ class RunList(ReadOnlyApiMixin, generics.ListAPIView):
 @api_get(VIEW)
 def search(request: Request) -> Response:
     query = request.query_params.get("q", "").strip()[:200]
-    groups: dict[str, list[dict[str, str]]] = {}
-    if query:
-        for _name, provider in registry.search_providers():
-            for hit in provider(query, request.user, 25):
-                groups.setdefault(hit.kind, []).append(
-                    {"title": hit.title, "url": request.build_absolute_uri(hit.url), "detail": hit.detail}
-                )
-    return Response(
-        SearchSerializer(
-            {"query": query, "groups": [{"kind": kind, "hits": hits} for kind, hits in groups.items()]}
-        ).data
-    )
+    groups = [
+        {
+            "kind": kind,
+            "hits": [
+                {"title": hit.title, "url": request.build_absolute_uri(hit.url), "detail": hit.detail} for hit in hits
+            ],
+        }
+        for kind, hits in search_grouped(query, request.user)
+    ]
+    return Response(SearchSerializer({"query": query, "groups": groups}).data)

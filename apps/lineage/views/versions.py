@@ -130,6 +130,12 @@ def model_version(request: HttpRequest, name: str, version: int) -> HttpResponse
         "graph_url": graph_url,
         "model_url": reverse("mlflow_sync:model_detail", args=[found.model_id]),
         "mlflow_url": build_ui(found.model.name, found.version) if build_ui else "",
+        "compare_a": selectors.compare_ref(model=found.model.name, version=found.version),
+        "compare_with": [
+            (n, selectors.compare_ref(model=found.model.name, version=n))
+            for n in selectors.model_version_numbers(name=found.model.name, source=found.source.name)
+            if n != found.version
+        ],
         **_run_context(view),
     }
     return render(request, "lineage/model_version.html", context)
