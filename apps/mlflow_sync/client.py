@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -85,7 +86,9 @@ def translate_error(exc: Exception, uri: str) -> SyncError:
     uri = redact(uri)
     low = text.lower()
     first = text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
-    if "401" in low or "unauthenticated" in low or "unauthorized" in low or "403" in low or "permission_denied" in low:
+    # A status code, not digits of a port or an address ("127.0.0.1:44035" holds "403").
+    status_refused = re.search(r"(?<![\d.:])40[13](?!\d)", low) is not None
+    if status_refused or "unauthenticated" in low or "unauthorized" in low or "permission_denied" in low:
         return SyncError(
             f"The MLflow server at {uri} refused the credentials ({first}).",
             hint="Check the source's username/password (or token) variables and their values in the environment.",

@@ -205,3 +205,15 @@ def test_an_unset_credential_variable_fails_with_its_name(auth_server: str) -> N
     source = mlflow_source_add(name="unset", tracking_uri=auth_server, password_env="NOT_SET_ANYWHERE")[0]
     run = _sync(source)
     assert run.status == SyncRun.Status.FAILED and "$NOT_SET_ANYWHERE" in run.error
+
+
+def test_a_refused_connection_on_a_port_holding_403_is_not_taken_for_refused_credentials() -> None:
+    from apps.mlflow_sync.client import translate_error
+
+    down = translate_error(
+        ConnectionError("HTTPConnectionPool(host='127.0.0.1', port=44035): connection refused"),
+        "http://127.0.0.1:44035",
+    )
+    assert str(down).startswith("Cannot reach the MLflow server")
+    denied = translate_error(RuntimeError("API request failed with error code 403 != 200"), "http://127.0.0.1:5000")
+    assert "refused the credentials" in str(denied)
