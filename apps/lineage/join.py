@@ -13,7 +13,8 @@ import re
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from functools import lru_cache
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from apps.lineage.models import EVIDENCE_ORDER, PINNED, Evidence, ReproRule, Resolution, Verdict
@@ -69,6 +70,8 @@ class SnapshotFacts:
     id: int
     stages: dict[str, dict]
     pins: tuple[PinFacts, ...]
+    # What the rules derived from this snapshot, kept for the next run at the same commit (thousands share one).
+    memo: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -229,22 +232,24 @@ def resolve_tracked_path(raw: str, source: SourceFacts, tracked: Iterable[str]) 
     return max(ends, key=len) if ends else ""
 
 
+@lru_cache(maxsize=4096)
+def _cmd_tokens(cmd: str) -> tuple[str, ...]:
+    """A command's words that could name a script (options dropped, ``./`` removed)."""
+    try:
+        tokens = shlex.split(cmd)
+    except ValueError:
+        tokens = cmd.split()
+    return tuple(t.removeprefix("./") for t in tokens if t and not t.startswith("-"))
+
+
 def _cmd_runs(cmd: str, source_name: str) -> bool:
     """Whether a stage's command runs the script MLflow recorded as the run's source."""
     name = source_name.strip()
     if not name or not cmd:
         return False
-    try:
-        tokens = shlex.split(cmd)
-    except ValueError:
-        tokens = cmd.split()
-    for token in tokens:
-        token = token.removeprefix("./")
-        if not token or token.startswith("-"):
-            continue
-        if name == token or (len(token) > 3 and name.endswith("/" + token)):
-            return True
-    return False
+    return any(
+        token and (name == token or (len(token) > 3 and name.endswith("/" + token))) for token in _cmd_tokens(cmd)
+    )
 
 
 def training_stage(stages: dict[str, dict], source_name: str) -> str:
@@ -253,6 +258,16 @@ def training_stage(stages: dict[str, dict], source_name: str) -> str:
         if _cmd_runs(str(stages[address].get("cmd") or ""), source_name):
             return address
     return ""
+
+
+def _memo(snapshot: SnapshotFacts, key: tuple[str, str], compute: Any) -> Any:
+    if key not in snapshot.memo:
+        snapshot.memo[key] = compute()
+    return snapshot.memo[key]
+
+
+def snapshot_training_stage(snapshot: SnapshotFacts, source_name: str) -> str:
+    return str(_memo(snapshot, ("training", source_name), lambda: training_stage(snapshot.stages, source_name)))
 
 
 def _owners(stages: dict[str, dict]) -> dict[str, str]:
@@ -277,6 +292,10 @@ def upstream_closure(stages: dict[str, dict], stage: str) -> list[str]:
 def closure_data(snapshot: SnapshotFacts, stage: str) -> list[PinFacts]:
     """The data versions a stage's upstream closure used: its stages' dependencies that DVC tracks (outputs of a
     stage or a ``.dvc`` file), as their ``dvc.lock`` entries pin them. Code and config in git are not data."""
+    return list(_memo(snapshot, ("closure", stage), lambda: _closure_data(snapshot, stage)))
+
+
+def _closure_data(snapshot: SnapshotFacts, stage: str) -> list[PinFacts]:
     owners = _owners(snapshot.stages)
     closure = set(upstream_closure(snapshot.stages, stage))
     seen: set[int] = set()
@@ -296,15 +315,20 @@ def closure_data(snapshot: SnapshotFacts, stage: str) -> list[PinFacts]:
 
 def source_data(snapshot: SnapshotFacts, stage: str) -> dict[str, str]:
     """{path: md5} of the closure's source data: outputs of stages with no command (``dvc add``, imports)."""
+    owners = _memo(snapshot, ("owners", ""), lambda: _owners(snapshot.stages))
     return {
         pin.path: pin.md5
         for pin in closure_data(snapshot, stage)
-        if not snapshot.stages.get(_owners(snapshot.stages).get(pin.path, ""), {}).get("cmd")
+        if not snapshot.stages.get(owners.get(pin.path, ""), {}).get("cmd")
     }
 
 
 def committed_data(snapshot: SnapshotFacts) -> list[PinFacts]:
     """Everything a commit pins as data: every output of a ``.dvc`` file or a ``dvc.lock`` stage, once each."""
+    return list(_memo(snapshot, ("committed", ""), lambda: _committed_data(snapshot)))
+
+
+def _committed_data(snapshot: SnapshotFacts) -> list[PinFacts]:
     seen: set[int] = set()
     found: list[PinFacts] = []
     for pin in sorted(snapshot.pins, key=lambda p: p.path):
@@ -422,6 +446,7 @@ def join_run(run: RunFacts, lookup: DvcLookup, *, data_commit_keys: Sequence[str
             for evidence in commit_evidence:
                 link.add(evidence)
     _match_inputs(run, lookup, result, snapshot, lock_commit)
+    result.links.sort(key=lambda link: (link.path == "", link.path))
 
     if not result.links:
         if result.resolution == Resolution.NO_COMMIT:
@@ -477,7 +502,7 @@ def _describe(
     marker_pin = next(
         (p for p in (later_snapshot.pins if later_snapshot else ()) if p.role == "out" and p.md5 in markers), None
     )
-    stage_here = training_stage(here.stages, run.source_name) if here else ""
+    stage_here = snapshot_training_stage(here, run.source_name) if here else ""
     if later is not None and later_snapshot is not None and marker_pin is not None:
         result.repro_rule, result.stage, result.lock_commit_id = ReproRule.MARKER, marker_pin.stage, later.id
         for pin in closure_data(later_snapshot, marker_pin.stage):
@@ -487,7 +512,7 @@ def _describe(
             )
             result.links.append(link)
         return later_snapshot, later
-    stage_later = training_stage(later_snapshot.stages, run.source_name) if later_snapshot else ""
+    stage_later = snapshot_training_stage(later_snapshot, run.source_name) if later_snapshot else ""
     if stage_here or stage_later:
         stage = stage_later or stage_here
         result.stage = stage
@@ -525,6 +550,8 @@ def _match_inputs(
     lock_commit: CommitFacts | None,
 ) -> None:
     """Add ``digest`` (or ``conflict``) evidence from the run's dataset inputs; list the inputs matching nothing."""
+    if not run.inputs:
+        return
     source = lookup.source(result.source_id) if result.source_id is not None else None
     pinned = {p.path: p for p in committed_data(snapshot)} if snapshot else {}
     deps = {p.path: p for p in snapshot.pins if p.role == "dep"} if snapshot else {}
@@ -578,7 +605,6 @@ def _match_inputs(
                 by_path[link.path] = link
             continue
         result.unmatched_inputs.append({"name": item.name, "digest": item.digest, "source": item.source[:500]})
-    result.links.sort(key=lambda link: (link.path == "", link.path))
 
 
 def _dv_link(dv: DataVersionFacts, lookup: DvcLookup, result: JoinResult) -> Link:

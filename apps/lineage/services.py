@@ -10,9 +10,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -134,9 +135,7 @@ class DvcIndex:
                     children[parent].append(commit)
             blobs: dict[int | None, tuple[tuple[str, str], ...]] = {None: ()}
             for snapshot_id, manifest in Snapshot.objects.filter(source_id=source_id).values_list("id", "manifest"):
-                blobs[snapshot_id] = tuple(
-                    sorted((path, blob) for path, blob in manifest.items() if path.rsplit("/", 1)[-1] == _LOCK_NAME)
-                )
+                blobs[snapshot_id] = _lock_blobs(manifest)
             self._histories[source_id] = _SourceHistory(children=children, lock_blobs=blobs)
         return self._histories[source_id]
 
@@ -202,11 +201,30 @@ def _run_facts(runs: list[Run]) -> list[join.RunFacts]:
     ]
 
 
+LINK_COLUMNS = (
+    "run_id", "data_version_id", "dvc_source_id", "commit_id", "repo", "path", "md5", "size", "stage", "evidence",
+    "detail", "position",
+)  # fmt: skip
+
+
+def _insert_links(rows: list[tuple[Any, ...]]) -> None:
+    """One ``executemany`` per batch: a run at a commit links every data version the commit pins, and building a
+    model instance per link cost more than the join itself."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(LineageLink._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in LINK_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(LINK_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+
+
 def _write(runs: list[Run], results: list[join.JoinResult]) -> None:
     now = timezone.now()
     ids = [r.pk for r in runs]
+    evidence_field = LineageLink._meta.get_field("evidence")
     lineages: list[RunLineage] = []
-    links: list[LineageLink] = []
+    rows: list[tuple[Any, ...]] = []
     for run, result in zip(runs, results, strict=True):
         lineages.append(
             RunLineage(
@@ -228,27 +246,18 @@ def _write(runs: list[Run], results: list[join.JoinResult]) -> None:
             )
         )
         for position, link in enumerate(result.links):
-            links.append(
-                LineageLink(
-                    run_id=run.pk,
-                    data_version_id=link.data_version_id,
-                    dvc_source_id=link.source_id,
-                    commit_id=link.commit_id,
-                    repo=link.repo,
-                    path=link.path,
-                    md5=link.md5,
-                    size=link.size,
-                    stage=link.stage,
-                    evidence=list(link.evidence),
-                    detail="\n".join(link.details),
-                    position=position,
+            rows.append(
+                (
+                    run.pk, link.data_version_id, link.source_id, link.commit_id, link.repo, link.path, link.md5,
+                    link.size, link.stage, evidence_field.get_db_prep_value(list(link.evidence), connection),
+                    "\n".join(link.details), position,
                 )
-            )
+            )  # fmt: skip
     with transaction.atomic():
         LineageLink.objects.filter(run_id__in=ids).delete()
         RunLineage.objects.filter(run_id__in=ids).delete()
         RunLineage.objects.bulk_create(lineages, batch_size=500)
-        LineageLink.objects.bulk_create(links, batch_size=1000)
+        _insert_links(rows)
 
 
 def lineage_recompute(*, run_ids: Iterable[int], progress: Callable[[int, int], None] | None = None) -> int:
@@ -307,6 +316,34 @@ def _runs_after_mlflow_sync(syncrun: SyncRun) -> set[int]:
     return ids
 
 
+def _lock_blobs(manifest: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((path, blob) for path, blob in manifest.items() if path.rsplit("/", 1)[-1] == _LOCK_NAME))
+
+
+def _changes_a_lock(source_id: int, after_pk: int) -> bool:
+    """Whether a commit added after ``after_pk`` changed a dvc.lock against its first parent: only then can a run
+    waiting for the commit that records its ``dvc repro`` be resolved."""
+    new = list(
+        Commit.objects.filter(source_id=source_id, pk__gt=after_pk, dvc_changed=True).values_list(
+            "parents", "snapshot_id"
+        )
+    )
+    if not new:
+        return False
+    parents = {p[0] for p, _ in new if p}
+    parent_snapshots = dict(
+        Commit.objects.filter(source_id=source_id, sha__in=parents).values_list("sha", "snapshot_id")
+    )
+    wanted = {sid for _, sid in new} | set(parent_snapshots.values())
+    manifests = dict(Snapshot.objects.filter(pk__in=[w for w in wanted if w]).values_list("pk", "manifest"))
+    for commit_parents, snapshot_id in new:
+        mine = _lock_blobs(manifests.get(snapshot_id) or {})
+        parent = parent_snapshots.get(commit_parents[0]) if commit_parents else None
+        if mine != _lock_blobs((manifests.get(parent) if parent is not None else None) or {}):
+            return True
+    return False
+
+
 def _runs_after_dvc_sync(syncrun: SyncRun) -> set[int]:
     """Runs whose lineage may have changed with what this DVC sync added: runs at (or naming) a new commit, runs
     waiting for a later dvc.lock in this source, runs whose dataset digest equals a new data version, and every
@@ -330,7 +367,9 @@ def _runs_after_dvc_sync(syncrun: SyncRun) -> set[int]:
         ids |= set(RunLineage.objects.filter(commit_sha__in=chunk).values_list("run_id", flat=True))
     for chunk in _chunks(new_hashes, 500):
         ids |= set(DatasetInput.objects.filter(digest__in=chunk).values_list("run_id", flat=True))
-    waiting = Q(repro_rule=ReproRule.PENDING, dvc_source_id=source_id) | Q(resolution=Resolution.AMBIGUOUS)
+    waiting = Q(resolution=Resolution.AMBIGUOUS)
+    if _changes_a_lock(source_id, cursor.last_commit_pk):
+        waiting |= Q(repro_rule=ReproRule.PENDING, dvc_source_id=source_id)
     ids |= set(RunLineage.objects.filter(waiting).values_list("run_id", flat=True))
     if syncrun.full:
         ids |= set(RunLineage.objects.filter(dvc_source_id=source_id).values_list("run_id", flat=True))
