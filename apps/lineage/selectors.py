@@ -12,7 +12,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import networkx as nx
-from django.db.models import Count, Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, TextField, Value, When
+from django.db.models.functions import Cast
 from django.urls import reverse
 
 from apps.core.errors import AppError
@@ -98,6 +100,38 @@ def run_links(run: Run) -> list[LineageLink]:
     return list(
         LineageLink.objects.filter(run=run).select_related("data_version", "commit", "dvc_source").order_by("position")
     )
+
+
+LINK_COLUMNS = (
+    "run_id", "data_version_id", "path", "md5", "size", "repo", "stage", "evidence", "detail", "position",
+    "commit__sha", "dvc_source__name", "dvc_source__web_url",
+)  # fmt: skip
+
+
+def run_links_shown(run: Run, *, limit: int | None = 50) -> tuple[list[LineageLink], int]:
+    """The run's first ``limit`` links (all when ``None``): those with a conflict or missing data first, then the
+    rest, each group in the stored order (strongest evidence first); only the columns the page shows, with their
+    commits' shas and sources. And how many links the run has. Two queries (one when ``limit`` is ``None``)."""
+    text = Cast("evidence", TextField())
+    weak = Case(
+        When(Q(evidence_text__contains='"conflict"') | Q(evidence_text__contains='"missing"'), then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    query: QuerySet[LineageLink] = (
+        LineageLink.objects.filter(run=run)
+        .select_related("commit", "dvc_source")
+        .only(*LINK_COLUMNS)
+        .annotate(evidence_text=text)
+        .annotate(weak=weak)
+        .order_by("weak", "position", "pk")
+    )
+    if limit is None:
+        links = list(query)
+        return links, len(links)
+    links = list(query[:limit])
+    total = len(links) if len(links) < limit else LineageLink.objects.filter(run=run).count()
+    return links, total
 
 
 def run_lineage(run: Run) -> RunLineage | None:
@@ -232,50 +266,31 @@ class ImpactRow:
         return [v for v in self.versions if v.aliases or v.stage in ("Staging", "Production")]
 
 
+IMPACT_PAGE_SIZE = 50
+
+
 @dataclass
 class Impact:
+    """One page of the runs trained on a data version (each with its model versions) and the counts and serving
+    versions over all of them."""
+
     data_version: DataVersion
+    page: Page[LineageLink]
     rows: list[ImpactRow]
-    later: list[DataVersion]
+    summary: ImpactSummary
 
     @property
     def serving(self) -> list[ModelVersion]:
-        return [v for row in self.rows for v in row.serving]
+        return self.summary.serving
 
 
-def data_impact(dv: DataVersion, *, limit: int = 500) -> Impact:
-    """Every run linked to the data version (newest first, at most ``limit``), each with its model versions, and
-    the versions of the same path first pinned after it. Four queries."""
-    links = list(
-        LineageLink.objects.filter(data_version=dv)
-        .select_related("run", "run__lineage", "run__experiment", "commit")
-        .order_by("-run__start_time")[:limit]
-    )
-    run_ids = [link.run_id for link in links]
-    versions: dict[int, list[ModelVersion]] = {}
-    for version in ModelVersion.objects.filter(run_id__in=run_ids, deleted=False).select_related("model"):
-        versions.setdefault(version.run_id or 0, []).append(version)
-    rows = [ImpactRow(run=link.run, link=link, versions=versions.get(link.run_id, [])) for link in links]
-    return Impact(data_version=dv, rows=rows, later=data_versions_after(dv))
-
-
-def data_versions_after(dv: DataVersion) -> list[DataVersion]:
-    """The versions of the same path in the same source first pinned by a later commit than ``dv`` was (history
-    order), each once, oldest first."""
-    first_positions: dict[int, int] = {}
-    rows = (
-        Commit.objects.filter(source_id=dv.source_id, snapshot__pins__data_version__path=dv.path)
-        .values_list("snapshot__pins__data_version_id", "position")
-        .order_by("position")
-    )
-    for dv_id, position in rows:
-        first_positions.setdefault(dv_id, position)
-    mine = first_positions.get(dv.pk)
-    if mine is None:
-        return []
-    later_ids = [pk for pk, position in sorted(first_positions.items(), key=lambda kv: kv[1]) if position > mine]
-    found = {d.pk: d for d in DataVersion.objects.filter(pk__in=later_ids)}
-    return [found[pk] for pk in later_ids if pk in found]
+def data_impact(dv: DataVersion, *, page: int | str | None = 1, per_page: int = IMPACT_PAGE_SIZE) -> Impact:
+    """Page ``page`` (``per_page`` runs, most recently mirrored run first) of the runs trained on ``dv`` with their
+    model versions, and ``data_impact_summary``: what the data version page and the API show. Six queries whatever
+    the number of runs (the page's count and rows, the model versions, the summary's three)."""
+    found = Paginator(data_impact_links(dv), per_page).get_page(page)
+    rows = impact_rows(list(found.object_list))
+    return Impact(data_version=dv, page=found, rows=rows, summary=data_impact_summary(dv))
 
 
 def data_versions_by_md5(prefix: str, *, limit: int = 25) -> QuerySet[DataVersion]:
@@ -457,18 +472,23 @@ class DataTimeline:
 
 def data_version_timeline(dv: DataVersion) -> DataTimeline:
     """The first and last commits of ``dv``'s source that pin it (as an output or a dependency), how many do, and the
-    versions of the same path first pinned after its first commit, oldest first. Four queries."""
+    versions of the same path first pinned after its first commit, oldest first. Five indexed queries: the path's
+    versions, their pins, the commits holding those snapshots, then the commits and run counts shown."""
+    versions = {d.pk: d for d in DataVersion.objects.filter(source_id=dv.source_id, path=dv.path)}
+    snapshots_of: dict[int, set[int]] = {}  # snapshot id -> the path's data versions it pins
+    for dv_id, snapshot_id in Pin.objects.filter(data_version_id__in=versions).values_list(
+        "data_version_id", "snapshot_id"
+    ):
+        snapshots_of.setdefault(snapshot_id, set()).add(dv_id)
     first_of: dict[int, tuple[int, int]] = {}  # data version id -> (position, commit id) of its first pin
     mine: dict[int, int] = {}  # commit id -> position, for the commits pinning dv
-    rows = (
-        Commit.objects.filter(source_id=dv.source_id, snapshot__pins__data_version__path=dv.path)
-        .values_list("snapshot__pins__data_version_id", "position", "pk")
-        .order_by("position", "pk")
-    )
-    for dv_id, position, commit_id in rows:
-        first_of.setdefault(dv_id, (position, commit_id))
-        if dv_id == dv.pk:
-            mine[commit_id] = position
+    commits_query = Commit.objects.filter(source_id=dv.source_id, snapshot_id__in=list(snapshots_of))
+    for commit_id, position, snapshot_id in commits_query.values_list("pk", "position", "snapshot_id"):
+        for dv_id in snapshots_of.get(snapshot_id, ()):
+            if (position, commit_id) < first_of.get(dv_id, (position + 1, 0)):
+                first_of[dv_id] = (position, commit_id)
+            if dv_id == dv.pk:
+                mine[commit_id] = position
     start = first_of.get(dv.pk)
     later_ids = [
         pk for pk, (position, _) in sorted(first_of.items(), key=lambda kv: kv[1]) if start and position > start[0]
@@ -476,13 +496,16 @@ def data_version_timeline(dv: DataVersion) -> DataTimeline:
     first_id = min(mine, key=lambda pk: (mine[pk], pk)) if mine else None
     last_id = max(mine, key=lambda pk: (mine[pk], pk)) if mine else None
     commit_ids = {pk for pk in (first_id, last_id, *(first_of[dv_id][1] for dv_id in later_ids)) if pk is not None}
-    commits = {c.pk: c for c in Commit.objects.filter(pk__in=commit_ids)}
-    versions = {d.pk: d for d in DataVersion.objects.filter(pk__in=later_ids)}
-    runs = dict(
-        LineageLink.objects.filter(data_version_id__in=later_ids)
-        .values("data_version_id")
-        .annotate(n=Count("run_id", distinct=True))
-        .values_list("data_version_id", "n")
+    commits = {c.pk: c for c in Commit.objects.filter(pk__in=commit_ids)} if commit_ids else {}
+    runs = (
+        dict(
+            LineageLink.objects.filter(data_version_id__in=later_ids)
+            .values("data_version_id")
+            .annotate(n=Count("run_id", distinct=True))
+            .values_list("data_version_id", "n")
+        )
+        if later_ids
+        else {}
     )
     return DataTimeline(
         first=commits.get(first_id) if first_id else None,
@@ -497,13 +520,23 @@ def data_version_timeline(dv: DataVersion) -> DataTimeline:
 
 
 def data_impact_links(dv: DataVersion) -> QuerySet[LineageLink]:
-    """The links of every run trained on ``dv``, newest run first, with the run, its lineage and experiment and the
-    link's commit: what the data version page pages through (``impact_rows`` adds the model versions)."""
+    """The links of every run trained on ``dv``, most recently mirrored run first (the order of the
+    ``(data_version, run)`` index, so a page is read without sorting), with the shown columns of the run, its lineage
+    and experiment and the link's commit: what the data version page pages through (``impact_rows`` adds the model
+    versions)."""
     return (
         LineageLink.objects.filter(data_version=dv)
         .select_related("run", "run__lineage", "run__experiment", "commit")
-        .order_by("-run__start_time", "run_id", "position")
+        .only(*IMPACT_COLUMNS)
+        .order_by("-run_id", "-pk")
     )
+
+
+IMPACT_COLUMNS = (
+    "run_id", "data_version_id", "evidence", "detail", "stage", "commit__sha",
+    "run__run_id", "run__name", "run__start_time", "run__experiment__name",
+    "run__lineage__verdict", "run__lineage__run_id",
+)  # fmt: skip
 
 
 def impact_rows(links: list[LineageLink]) -> list[ImpactRow]:
@@ -524,19 +557,17 @@ class ImpactSummary:
 
 def data_impact_summary(dv: DataVersion) -> ImpactSummary:
     """How many runs and model versions were trained on ``dv`` (whatever page of them is shown), and which of those
-    versions serve now. Two queries."""
-    counts = LineageLink.objects.filter(data_version=dv).aggregate(
-        runs=Count("run_id", distinct=True),
-        versions=Count("run__model_versions", distinct=True, filter=Q(run__model_versions__deleted=False)),
-    )
+    versions serve now. Three queries, each read from the ``(data_version, run)`` index: a distinct count of the
+    links' runs, and the model versions (few) whose run has a link to ``dv``."""
+    trained = Exists(LineageLink.objects.filter(data_version=dv, run_id=OuterRef("run_id")))
+    runs = LineageLink.objects.filter(data_version=dv).values("run_id").distinct().count()
+    versions = ModelVersion.objects.filter(trained, deleted=False)
     serving = (
-        ModelVersion.objects.filter(deleted=False, run__lineage_links__data_version=dv)
-        .filter(Q(stage__in=["Staging", "Production"]) | ~Q(aliases=[]))
+        versions.filter(Q(stage__in=["Staging", "Production"]) | ~Q(aliases=[]))
         .select_related("model", "source", "run", "run__lineage")
-        .distinct()
         .order_by("model__name", "-version")
     )
-    return ImpactSummary(runs=counts["runs"] or 0, model_versions=counts["versions"] or 0, serving=list(serving))
+    return ImpactSummary(runs=runs, model_versions=versions.count(), serving=list(serving))
 
 
 # -- compare two runs or model versions ----------------------------------------------------------------------------

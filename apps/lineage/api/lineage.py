@@ -298,7 +298,7 @@ def data_impact(request: Request, pk: int) -> Response:
         dv = selectors.data_version_get(int(pk))
     except DataVersion.DoesNotExist:
         raise NotFound(f"No data version {pk}.") from None
-    impact = selectors.data_impact(dv)
+    impact = selectors.data_impact(dv, page=request.query_params.get("page"))
     return Response(
         ImpactSerializer(
             {
@@ -314,7 +314,9 @@ def data_impact(request: Request, pk: int) -> Response:
                     for row in impact.rows
                 ],
                 "serving": [_version_ref(v) for v in impact.serving],
-                "later_versions": [_data_version(d) for d in impact.later],
+                "later_versions": [
+                    _data_version(later.data_version) for later in selectors.data_version_timeline(dv).later
+                ],
             }
         ).data
     )

@@ -156,13 +156,9 @@ def impact_data_versions(data: benchdata.BenchData, mlflow_source_id: int, k: in
 
 def impact_query(dv: DataVersion) -> object:
     """What a data version impacts, as the data version page asks its selectors (without the page): the version,
-    the first 500 runs linked to it (newest first) each with its model versions, and the counts and serving
-    versions over all of them. The older ``data_impact`` when those selectors are not there."""
-    found = selectors.data_version_get(dv.pk)
-    if not hasattr(selectors, "data_impact_links"):
-        return selectors.data_impact(found)
-    rows = selectors.impact_rows(list(selectors.data_impact_links(found)[:500]))
-    return rows, selectors.data_impact_summary(found)
+    the first page of runs linked to it each with its model versions, and the counts and serving versions over all of
+    them: ``selectors.data_impact``, the one selector the page and the API use."""
+    return selectors.data_impact(selectors.data_version_get(dv.pk))
 
 
 def _data_page_getter(client: Client, sample: list[DataVersion]) -> tuple[Callable[[DataVersion], object], str]:
@@ -185,7 +181,7 @@ def impact_figures(sample: list[DataVersion], user: User, rest: dict[str, list[f
     queries = count_queries(impact_query, spread(sample, 5))
     p50, p95 = ms(times)
     write(f"  p50 {p50:.1f} ms, p95 {p95:.1f} ms")
-    how = "data_impact_links[:500] + impact_rows + data_impact_summary"
+    how = "selectors.data_impact (first page of runs + model versions + summary)"
     figures = [
         Figure("impact_p50", f"impact query p50 ({len(sample)} data versions)", value=p50, unit="ms",
                note=f"{how}; {min(runs):,}-{max(runs):,} runs linked each, {min(queries)}-{max(queries)} SQL queries"),

@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,7 +18,7 @@ from apps.dvc_sync.models import DataVersion
 from apps.lineage import selectors
 
 PERMISSION = "lineage.view_runlineage"
-RUNS_PER_PAGE = 500
+RUNS_PER_PAGE = selectors.IMPACT_PAGE_SIZE
 COMMITS_SHOWN = 200
 
 
@@ -34,9 +33,8 @@ def data_version(request: HttpRequest, pk: int) -> HttpResponse:
         dv = selectors.data_version_get(pk)
     except DataVersion.DoesNotExist:
         return render(request, "lineage/data_version.html", {"missing_pk": pk}, status=404)
-    page = Paginator(selectors.data_impact_links(dv), RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = selectors.impact_rows(list(page.object_list))
-    summary = selectors.data_impact_summary(dv)
+    impact = selectors.data_impact(dv, page=request.GET.get("page"), per_page=RUNS_PER_PAGE)
+    summary = impact.summary
     timeline = selectors.data_version_timeline(dv)
     return render(
         request,
@@ -44,8 +42,8 @@ def data_version(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "dv": dv,
             "history_url": _history_url(dv),
-            "page": page,
-            "rows": rows,
+            "page": impact.page,
+            "rows": impact.rows,
             "summary": summary,
             "timeline": timeline,
             "replaced": bool(summary.serving and timeline.later),

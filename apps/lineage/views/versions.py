@@ -3,10 +3,16 @@ fragment loaded into the MLflow run page, and the home page's panel of models.""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+import networkx as nx
 from django.contrib.auth.decorators import permission_required
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,6 +25,8 @@ from apps.mlflow_sync.models import ModelVersion, Run
 PERMISSION = "lineage.view_runlineage"
 # How many params and metrics the page shows before "all N on the run page".
 SHOWN = 12
+# How many data links the model version page shows before "Show all N data versions".
+LINKS_SHOWN = 50
 
 VERDICT_MEANING: dict[str, str] = {
     Verdict.COMPLETE: "Every data link is verified by a digest or pinned by a commit.",
@@ -35,19 +43,45 @@ def _version_or_none(request: HttpRequest, name: str, version: int) -> ModelVers
         return None
 
 
+# What each kind of evidence means, shown as the badge's title.
+EVIDENCE_TITLES: dict[str, str] = {
+    "digest": "verified: the run's dataset input has this md5",
+    "commit": "pinned: dvc files at the run's git commit pin this version",
+    "data-commit": "pinned: a run tag or param names the data commit",
+    "commit-dirty": "probable: pinned at the run's commit, but the work tree was dirty",
+    "conflict": "conflict: the run logged other data than the commit pins",
+}
+MISSING_TITLE = "missing: no data could be linked"
+
+
+def _url_format(viewname: str, *args: str) -> str:
+    """The URL of ``viewname`` as a format string with a ``{}`` for its last argument: reversed once, so that a row
+    is a string format rather than a ``reverse()``."""
+    marker = "0MARKER0"
+    return reverse(viewname, args=[*args, marker]).replace("{", "{{").replace("}", "}}").replace(marker, "{}")
+
+
 def _link_rows(links: list[LineageLink]) -> list[dict[str, Any]]:
-    """Each link with where its commit opens: the DVC commit page, and the git web UI when one is configured."""
+    """Each link with its data version page, its evidence with what each means, and where its commit opens: the
+    DVC commit page, and the git web UI when one is configured. URLs are reversed once per source, not per row."""
+    data_url = reverse("lineage:data_version", args=[999_999_999]).replace("999999999", "{}")
+    commit_urls: dict[str, str] = {}
     rows = []
     for link in links:
         source, commit = link.dvc_source, link.commit
-        web = getattr(source, "commit_web_url", None) if source is not None else None
+        commit_url = commit_web_url = ""
+        if source is not None and commit is not None:
+            if source.name not in commit_urls:
+                commit_urls[source.name] = _url_format("dvc_sync:commit_detail", source.name)
+            commit_url = commit_urls[source.name].format(commit.sha)
+            commit_web_url = source.commit_web_url(commit.sha)
         rows.append(
             {
                 "link": link,
-                "commit_url": reverse("dvc_sync:commit_detail", args=[source.name, commit.sha])
-                if source is not None and commit is not None
-                else "",
-                "commit_web_url": web(commit.sha) if web and commit is not None else "",
+                "data_url": data_url.format(link.data_version_id) if link.data_version_id else "",
+                "evidence": [(e, EVIDENCE_TITLES.get(e, MISSING_TITLE)) for e in link.evidence],
+                "commit_url": commit_url,
+                "commit_web_url": commit_web_url,
             }
         )
     return rows
@@ -71,13 +105,15 @@ def _commit_urls(lineage: RunLineage | None) -> dict[str, str]:
     return urls
 
 
-def _run_context(view: selectors.LineageView) -> dict[str, Any]:
+def _run_context(
+    run: Run | None, lineage: RunLineage | None, links: list[LineageLink], links_total: int
+) -> dict[str, Any]:
     """What the page and the fragment show of the run: its key params and metrics, data links and code."""
-    run, lineage = view.run, view.lineage
     context: dict[str, Any] = {
         "run": run,
         "lineage": lineage,
-        "link_rows": _link_rows(view.links),
+        "link_rows": _link_rows(links),
+        "links_total": links_total,
         "repro_marker": lineage is not None and lineage.repro_rule == ReproRule.MARKER,
         "repro_rule_text": lineage.get_repro_rule_display() if lineage and lineage.repro_rule else "",
         **_commit_urls(lineage),
@@ -115,7 +151,13 @@ def model_version(request: HttpRequest, name: str, version: int) -> HttpResponse
             "known": selectors.model_version_numbers(name=name, source=source),
         }
         return render(request, "lineage/model_version.html", context, status=404)
-    view = selectors.version_lineage(found)
+    run = found.run
+    # Only graph.json builds the graph: the page shows the links, at most LINKS_SHOWN unless ?links=all.
+    lineage = selectors.run_lineage(run) if run is not None else None
+    show_all = request.GET.get("links") == "all"
+    links, links_total = (
+        selectors.run_links_shown(run, limit=None if show_all else LINKS_SHOWN) if run is not None else ([], 0)
+    )
     verdict = selectors.version_verdict(found)
     sources = selectors.model_version_sources(name=found.model.name, version=found.version)
     build_ui = getattr(found.source, "model_version_ui_url", None)
@@ -136,18 +178,42 @@ def model_version(request: HttpRequest, name: str, version: int) -> HttpResponse
             for n in selectors.model_version_numbers(name=found.model.name, source=found.source.name)
             if n != found.version
         ],
-        **_run_context(view),
+        "all_links_url": "?" + urlencode({**request.GET.dict(), "links": "all"}) + "#data-versions",
+        **_run_context(run, lineage, links, links_total),
     }
     return render(request, "lineage/model_version.html", context)
 
 
+# The graph's figure (its layout is most of a second for a few hundred nodes) is kept this long at most; a recompute
+# of the run's lineage or a sync of the run or of a version drawn changes the key before that.
+GRAPH_CACHE_SECONDS = 3600
+
+
+def _graph_json(stamps: list[object], build: Callable[[], nx.DiGraph]) -> HttpResponse:
+    """The figure of the graph ``build`` returns, as ``figures.lineage_figure`` draws it, from the cache when one was
+    drawn from the same ``stamps`` (what it was built from: ids and their sync and recompute times)."""
+    digest = hashlib.sha256(repr(stamps).encode()).hexdigest()
+    key = f"lineage:graph.json:v1:{digest}"
+    body = cache.get(key)
+    if body is None:
+        body = json.dumps(figures.lineage_figure(build()), cls=DjangoJSONEncoder)
+        cache.set(key, body, GRAPH_CACHE_SECONDS)
+    return HttpResponse(body, content_type="application/json")
+
+
+def _run_stamps(run: Run | None) -> list[object]:
+    lineage = getattr(run, "lineage", None) if run is not None else None
+    return [run.pk, run.synced_at, lineage.pk, lineage.computed_at] if run and lineage else [run and run.pk]
+
+
 @require_GET
 @permission_required(PERMISSION, raise_exception=True)
-def model_version_graph(request: HttpRequest, name: str, version: int) -> JsonResponse:
+def model_version_graph(request: HttpRequest, name: str, version: int) -> HttpResponse:
     found = _version_or_none(request, name, version)
     if found is None:
         return JsonResponse({"error": f"Model {name!r} has no version {version}."}, status=404)
-    return JsonResponse(figures.lineage_figure(selectors.version_lineage(found).graph))
+    stamps = ["version", found.pk, found.model.name, found.version, found.synced_at, *_run_stamps(found.run)]
+    return _graph_json(stamps, lambda: selectors.version_lineage(found).graph)
 
 
 def _run_or_404(pk: int) -> Run:
@@ -163,7 +229,7 @@ def run_lineage_fragment(request: HttpRequest, pk: int) -> HttpResponse:
     view = selectors.run_lineage_view(_run_or_404(pk))
     verdict = view.lineage.verdict if view.lineage else Verdict.GAPS
     context = {
-        **_run_context(view),
+        **_run_context(view.run, view.lineage, view.links, len(view.links)),
         "verdict": verdict,
         "verdict_meaning": VERDICT_MEANING.get(verdict, ""),
         "problems": list(view.lineage.problems)
@@ -177,12 +243,14 @@ def run_lineage_fragment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required(PERMISSION, raise_exception=True)
-def run_graph(request: HttpRequest, pk: int) -> JsonResponse:
+def run_graph(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         run = selectors.run_get(pk)
     except Run.DoesNotExist:
         return JsonResponse({"error": "No such run."}, status=404)
-    return JsonResponse(figures.lineage_figure(selectors.run_lineage_view(run).graph))
+    versions = selectors.run_model_versions(run)
+    stamps = ["run", *_run_stamps(run), *((v.pk, v.model.name, v.version, v.synced_at) for v in versions)]
+    return _graph_json(stamps, lambda: selectors.lineage_view(run, versions).graph)
 
 
 def home_panel_context(user: Any) -> dict[str, Any]:
