@@ -57,6 +57,9 @@ EDGE_STYLES: dict[str, dict[str, Any]] = {
     "conflict": {"color": "#b42318", "width": 2.6, "dash": "dashdot"},
     "missing": {"color": "#b42318", "width": 1.6, "dash": "dot"},
 }
+# Arrowheads: marker size and how far (pixels) the tip stops short of the node's centre (its marker is 16 across).
+ARROW_SIZE = 13.0
+ARROW_STANDOFF = 9
 _PALETTE = ["#d97706", "#0891b2", "#be185d", "#4d7c0f", "#6d28d9"]
 
 
@@ -232,38 +235,45 @@ def dag_figure(
     positions = placed.positions
 
     styled = edge_styles or {}
-    lines: dict[str, tuple[list[float | None], list[float | None]]] = {"": ([], [])}
-    arrows: list[dict[str, Any]] = []
+    # Per edge style: the polylines (None between edges) and each point's marker size, an arrowhead at each edge's
+    # downstream end. The arrows are markers of the line's own trace rather than layout annotations: plotly.js lays
+    # out and draws each annotation on its own, which for a few hundred edges took most of a second and a half.
+    lines: dict[str, tuple[list[float | None], list[float | None], list[float]]] = {"": ([], [], [])}
     for edge, points in sorted(placed.routes.items()):
         style = styled.get(edge, "")
-        xs, ys = lines.setdefault(style if style in EDGE_STYLES else "", ([], []))
+        xs, ys, sizes = lines.setdefault(style if style in EDGE_STYLES else "", ([], [], []))
         for x, y in points:
             xs.append(x)
             ys.append(y)
+        sizes += [0.0] * (len(points) - 1) + [ARROW_SIZE, 0.0]
         xs.append(None)
         ys.append(None)
-        (ax, ay), (x, y) = points[-2], points[-1]
-        colour = EDGE_STYLES[style]["color"] if style in EDGE_STYLES else EDGE_COLOUR
-        arrows.append(
-            {
-                "x": x, "y": y, "ax": ax, "ay": ay, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
-                "text": "", "showarrow": True, "arrowhead": 2, "arrowsize": 1.3, "arrowwidth": 1.4,
-                "arrowcolor": colour, "standoff": 9,
-            }
-        )  # fmt: skip
     traces: list[dict[str, Any]] = []
     for style in sorted(lines, key=lambda name: (name != "", list(EDGE_STYLES).index(name) if name else 0)):
-        xs, ys = lines[style]
+        xs, ys, sizes = lines[style]
+        # No backoff: by default plotly stops a line short of every arrow marker, hidden ones too (a gap at each
+        # bend); the line's end runs under its arrowhead and the node instead.
+        line = {**(EDGE_STYLES[style] if style else {"color": EDGE_COLOUR, "width": 1.4}), "backoff": 0}
         traces.append(
             {
                 "type": "scatter",
-                "mode": "lines",
+                "mode": "lines+markers",
                 "name": escape(f"evidence: {style}") if style else "edges",
                 "x": xs,
                 "y": ys,
                 "hoverinfo": "skip",
                 "showlegend": bool(style),
-                "line": EDGE_STYLES[style] if style else {"color": EDGE_COLOUR, "width": 1.4},
+                "line": line,
+                # "previous": each marker turns to the direction of the segment that ends at it, in screen space
+                # (so it stays right when the plot is resized or zoomed); standoff keeps the tip off the node.
+                "marker": {
+                    "symbol": "arrow",
+                    "angleref": "previous",
+                    "size": sizes,
+                    "standoff": ARROW_STANDOFF,
+                    "color": line["color"],
+                    "line": {"width": 0},
+                },
             }
         )
     groups: dict[str, list[str]] = {}
@@ -305,7 +315,6 @@ def dag_figure(
             "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
             "hovermode": "closest",
             "dragmode": "pan",
-            "annotations": arrows,
             "plot_bgcolor": "#ffffff",
             "paper_bgcolor": "#ffffff",
             "hoverlabel": {

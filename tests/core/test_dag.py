@@ -121,7 +121,31 @@ def test_the_figure_escapes_labels_and_hover_and_keeps_links() -> None:
     assert out["hovertext"] == ["cmd: echo &#39;&lt;img src=x onerror=alert(1)&gt;&#39; &gt; out &amp; done"]
     assert out["customdata"] == ["/data/demo/history/?path=x"] and markers[".dvc file"]["customdata"] == [""]
     assert markers[".dvc file"]["hovertext"] == [escape(nodes[1])]
-    assert len(figure["layout"]["annotations"]) == 1  # one arrowhead per edge
+    assert "annotations" not in figure["layout"]
+    assert sum(1 for size in figure["data"][0]["marker"]["size"] if size) == 1  # one arrowhead per edge
+
+
+def test_each_edge_ends_in_an_arrowhead_at_its_downstream_node_coloured_like_the_edge() -> None:
+    styles = {("prepare", "evaluate"): "conflict", ("train", "evaluate"): "commit"}
+    figure = dag_figure([], PIPELINE, labels={}, hover={}, links={}, kinds={}, edge_styles=styles)
+    positions = layered_layout([], PIPELINE)
+    heads: dict[str, list[Point]] = {}
+    for trace in figure["data"]:
+        if trace["mode"] != "lines+markers":
+            continue
+        marker = trace["marker"]
+        assert marker["symbol"] == "arrow" and marker["angleref"] == "previous" and marker["standoff"] > 0
+        assert marker["color"] == trace["line"]["color"]
+        points = zip(trace["x"], trace["y"], marker["size"], strict=True)
+        heads[trace["name"]] = sorted((x, y) for x, y, size in points if size)
+    assert heads["evidence: conflict"] == [positions["evaluate"]]
+    assert heads["evidence: commit"] == [positions["evaluate"]]
+    others = [edge for edge in PIPELINE if edge not in styles]
+    assert heads["edges"] == sorted(positions[down] for _, down in others)
+    # "previous": an arrowhead turns to the segment that ends at it, so it must follow its edge's last bend.
+    conflict = next(t for t in figure["data"] if t["name"] == "evidence: conflict")
+    end = conflict["marker"]["size"].index(max(conflict["marker"]["size"]))
+    assert conflict["x"][end - 1] is not None and conflict["x"][end - 1] < conflict["x"][end]
 
 
 def test_long_labels_keep_their_end_and_hover_keeps_all() -> None:
