@@ -84,11 +84,22 @@ class LineageLink(models.Model):
     still reads after its DVC source was removed."""
 
     run = models.ForeignKey("mlflow_sync.Run", on_delete=models.CASCADE, related_name="lineage_links")
+    # Indexed by (data_version, run) below; the source and commit are read through the run, never searched: a
+    # link table of millions of rows pays for every index on each join recomputation.
     data_version = models.ForeignKey(
-        "dvc_sync.DataVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="lineage_links"
+        "dvc_sync.DataVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="lineage_links",
+        db_index=False,
     )
-    dvc_source = models.ForeignKey("dvc_sync.DvcSource", null=True, blank=True, on_delete=models.SET_NULL)
-    commit = models.ForeignKey("dvc_sync.Commit", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    dvc_source = models.ForeignKey(
+        "dvc_sync.DvcSource", null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
+    commit = models.ForeignKey(
+        "dvc_sync.Commit", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     repo = models.CharField(max_length=200, blank=True)
     path = models.CharField(max_length=1000, blank=True)
     md5 = models.CharField(max_length=200, blank=True)
@@ -100,7 +111,8 @@ class LineageLink(models.Model):
 
     class Meta:
         ordering = ["run", "position"]
-        indexes = [models.Index(fields=["md5"], name="lineage_link_md5")]
+        # A data version's impact reads its links in run order and counts distinct runs from this index alone.
+        indexes = [models.Index(fields=["data_version", "run"], name="lineage_link_dv_run")]
 
     def __str__(self) -> str:
         return f"{self.path or 'no data'} ({', '.join(self.evidence)})"

@@ -223,6 +223,15 @@ def _write(runs: list[Run], results: list[join.JoinResult]) -> None:
     now = timezone.now()
     ids = [r.pk for r in runs]
     evidence_field = LineageLink._meta.get_field("evidence")
+    prepared: dict[tuple[str, ...], Any] = {}
+
+    def adapt(evidence: list[str]) -> Any:
+        """A handful of distinct evidence lists, each adapted to the database's JSON once."""
+        key = tuple(evidence)
+        if key not in prepared:
+            prepared[key] = evidence_field.get_db_prep_value(list(evidence), connection)
+        return prepared[key]
+
     lineages: list[RunLineage] = []
     rows: list[tuple[Any, ...]] = []
     for run, result in zip(runs, results, strict=True):
@@ -249,7 +258,7 @@ def _write(runs: list[Run], results: list[join.JoinResult]) -> None:
             rows.append(
                 (
                     run.pk, link.data_version_id, link.source_id, link.commit_id, link.repo, link.path, link.md5,
-                    link.size, link.stage, evidence_field.get_db_prep_value(list(link.evidence), connection),
+                    link.size, link.stage, adapt(link.evidence),
                     "\n".join(link.details), position,
                 )
             )  # fmt: skip

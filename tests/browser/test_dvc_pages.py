@@ -76,7 +76,7 @@ def test_the_pipeline_draws_hovers_and_clicks_through_to_a_history(synced: DvcSo
     head = Commit.objects.get(refs__name="main").sha
     _open_graph(page, "/data/demo/pipeline/")
     expect(page.locator("#pipeline-note")).to_contain_text("7 stages, 5 edges")
-    expect(page.locator("#pipeline-graph g.points path.point")).to_have_count(7)
+    expect(page.locator("#pipeline-graph .scatterlayer .trace:has(g.textpoint) g.points path.point")).to_have_count(7)
 
     train = _node(page, "/data/demo/stage/?" + urlencode({"rev": head, "address": "train"}))
     page.mouse.move(train["x"], train["y"])

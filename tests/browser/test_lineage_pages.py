@@ -61,7 +61,7 @@ def test_from_home_to_the_production_version_its_data_and_its_run(synced_demo: D
     expect(page.locator(".verdict-card .verdict-big")).to_contain_text("complete")
     _graph_ready(page, "lineage-graph")
     expect(page.locator("#lineage-graph-note")).to_contain_text("7 nodes, 6 edges")
-    expect(page.locator("#lineage-graph g.points path.point")).to_have_count(7)
+    expect(page.locator("#lineage-graph .scatterlayer .trace:has(g.textpoint) g.points path.point")).to_have_count(7)
     shot(page, "lineage-model-version-production")
 
     node = page.evaluate(NODE_AT, ["lineage-graph", "/lineage/data/"])
