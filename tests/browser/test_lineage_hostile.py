@@ -109,4 +109,3 @@ def test_hostile_strings_read_as_written_and_never_run(
     page.goto(f"/data/hostile/commit/{repo.sha[HOSTILE_MESSAGE]}/")
     expect(page.locator("main")).to_contain_text(HOSTILE_MESSAGE)
     assert dialogs == [], f"a hostile string ran as script: {dialogs}"
-

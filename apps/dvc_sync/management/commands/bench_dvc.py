@@ -26,7 +26,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--commits", type=int, default=2_000, help="commits in the generated repository (2000)")
         parser.add_argument(
-            "--dvc-commits", type=int, default=None, help="of those, how many change DVC files (default 15 percent: 300)"
+            "--dvc-commits",
+            type=int,
+            default=None,
+            help="of those, how many change DVC files (default 15 percent: 300)",
         )
         parser.add_argument(
             "--folder", type=Path, default=None, help="where the repository and dvc-results.json live (var/bench)"
