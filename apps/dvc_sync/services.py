@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.core import services as core_services
+from apps.core.bulk import insert_rows
 from apps.core.errors import SourceError, SyncError
 from apps.core.registry import Progress
 from apps.dvc_sync import gitrepo
@@ -406,7 +407,9 @@ class _Walk:
             )
             if not created:
                 Pin.objects.filter(snapshot=snapshot).delete()
-            _insert_pins(
+            insert_rows(  # a snapshot pins hundreds of paths
+                Pin,
+                PIN_COLUMNS,
                 [
                     (
                         snapshot.pk, dv_id, role, stage, t.dvcfile, t.frozen, t.import_url, t.import_rev,
@@ -424,18 +427,6 @@ PIN_COLUMNS = (
     "snapshot_id", "data_version_id", "role", "stage", "dvcfile", "frozen", "import_url", "import_rev",
     "import_rev_lock", "import_path",
 )  # fmt: skip
-
-
-def _insert_pins(rows: list[tuple[Any, ...]]) -> None:
-    """One ``executemany``: a snapshot pins hundreds of paths, and building a model instance per pin cost more
-    than the rest of the snapshot's write."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(Pin._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in PIN_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(PIN_COLUMNS))
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
 
 
 # --- the sync --------------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.bulk import insert_rows
 from apps.core.models import SyncRun
 from apps.dvc_sync.models import Commit, DataVersion, DvcSource, Pin, Snapshot
 from apps.lineage import join
@@ -207,18 +208,6 @@ LINK_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert_links(rows: list[tuple[Any, ...]]) -> None:
-    """One ``executemany`` per batch: a run at a commit links every data version the commit pins, and building a
-    model instance per link cost more than the join itself."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(LineageLink._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in LINK_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(LINK_COLUMNS))
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
-
-
 def _write(runs: list[Run], results: list[join.JoinResult]) -> None:
     now = timezone.now()
     ids = [r.pk for r in runs]
@@ -266,7 +255,8 @@ def _write(runs: list[Run], results: list[join.JoinResult]) -> None:
         LineageLink.objects.filter(run_id__in=ids).delete()
         RunLineage.objects.filter(run_id__in=ids).delete()
         RunLineage.objects.bulk_create(lineages, batch_size=500)
-        _insert_links(rows)
+        # one executemany: a run at a commit links every data version the commit pins
+        insert_rows(LineageLink, LINK_COLUMNS, rows)
 
 
 def lineage_recompute(*, run_ids: Iterable[int], progress: Callable[[int, int], None] | None = None) -> int:
