@@ -1,14 +1,21 @@
-"""What the sync benchmarks (``bench_mlflow``, ``bench_dvc``) share: the figure, the timer, the peak-RSS launcher
-and the result table. Each app's ``bench`` module measures its own sync and builds its own figures with these."""
+"""What the benchmarks (``bench_mlflow``, ``bench_dvc``, ``bench_lineage``) share: the figure, the timer, the
+peak-RSS launcher, a server started for the length of a measurement, and the result table. Each app's ``bench``
+module measures its own work and builds its own figures with these."""
 
 from __future__ import annotations
 
 import gc
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -89,6 +96,62 @@ def peak_rss(command: list[str], *, log_path: Path, env: dict[str, str]) -> tupl
             f"`{' '.join(command[1:])}` exited {report['code']}:\n{log_path.read_text(errors='replace')[-2000:]}"
         )
     return report["maxrss_kb"] / 1024, seconds
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(
+    command: list[str], *, ready_url: str, name: str, log_path: Path, cwd: Path, env: dict[str, str], timeout_s: int
+) -> Iterator[None]:
+    """Start ``command`` (a server: ``mlflow server``, gunicorn) in ``cwd`` with ``env`` in its own process group,
+    its output going to ``log_path``; wait until ``ready_url`` answers (any HTTP status), yield, and stop the whole
+    group on the way out, errors included. Raises ``BenchError`` with the end of the log when the process exits
+    first or does not answer within ``timeout_s`` seconds (``name`` names it in the message)."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise BenchError(f"{name} exited {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(ready_url, timeout=2):
+                    break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BenchError(
+                        f"{name} did not answer in {timeout_s} s:\n{log_path.read_text()[-3000:]}"
+                    ) from None
+                time.sleep(0.3)
+        yield
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server's whole process group: TERM, up to 15 s for the server to exit, then KILL whatever is left
+    of the group (also when the wait is interrupted)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the group is the server's own session: only its processes
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
 
 
 def _target_text(target: float, unit: str) -> str:

@@ -12,14 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.core import services as core_services
-from apps.core.bench import BenchError, Figure, format_figures, peak_rss, timed
+from apps.core.bench import BenchError, Figure, format_figures, free_port, peak_rss, serving, timed
 from apps.core.models import SyncRun
 from apps.mlflow_sync import client as mlflow_client
 from apps.mlflow_sync.benchstore import ensure_bench_store
@@ -141,70 +136,44 @@ def _peak_rss_of_sync(name: str, folder: Path) -> tuple[float, float]:
 
 
 # --- the MLflow server (REST path) --------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def mlflow_server(store: Path, folder: Path) -> Iterator[str]:
     """A real ``mlflow server`` (one worker, no job execution) over ``store`` on a free 127.0.0.1 port, in its own
     process group; yields its URL and stops the group on the way out, errors included. Raises ``BenchError`` when
     it does not answer ``/health`` within 90 s (its log's end is in the message)."""
-    port = _free_port()
-    log_path = folder / f"server-{port}.log"
+    port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("MLFLOW_REGISTRY_URI", None)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "mlflow", "server",
-                "--backend-store-uri", f"sqlite:///{store}",
-                "--default-artifact-root", str(folder / "artifacts"),
-                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            ],
-            cwd=folder,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{store}",
+        "--default-artifact-root", str(folder / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise BenchError(f"mlflow server exited {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise BenchError(f"mlflow server did not answer in 90 s:\n{log_path.read_text()[-3000:]}") from None
-                time.sleep(0.5)
+    with serving(
+        command, ready_url=url + "/health", name="mlflow server", log_path=folder / f"server-{port}.log",
+        cwd=folder, env=env, timeout_s=90,
+    ):  # fmt: skip
         yield url
-    finally:
-        _stop(proc)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the server's whole process group: TERM, up to 15 s for the server to exit, then KILL whatever is left
-    of the group (also when the wait is interrupted)."""
+@contextmanager
+def mlflow_server_over_copy(store: Path, folder: Path) -> Iterator[str]:
+    """``mlflow_server`` over a copy of ``store`` in ``folder/rest`` (emptied first), so that what the server or a
+    sync through it writes never reaches the store; yields its URL. The copy is removed on the way out, errors
+    included; the server's log stays in ``folder/rest``."""
+    rest = folder / "rest"
+    shutil.rmtree(rest, ignore_errors=True)
+    rest.mkdir(parents=True)
+    copy = rest / "mlflow.db"
+    shutil.copyfile(store, copy)
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        pass
+        with mlflow_server(copy, rest) as url:
+            yield url
     finally:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the group is the server's own session: only its processes
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+        copy.unlink(missing_ok=True)  # 200 MB; the server's log stays next to it
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
@@ -275,23 +244,10 @@ def _sql_figures(uri: str, folder: Path, runs: int, versions: int, write: Write)
 
 
 def _rest_figures(store: Path, folder: Path, runs: int, versions: int, write: Write) -> list[Figure]:
-    """Figure 5 over a copy of ``store`` served by ``mlflow server`` in ``folder/rest`` (the copy is removed
-    afterwards, the server log kept). Returns the REST figures; refuses (``BenchError``) like ``_sql_figures``."""
-    rest = folder / "rest"
-    shutil.rmtree(rest, ignore_errors=True)
-    rest.mkdir(parents=True)
-    copy = rest / "mlflow.db"
-    shutil.copyfile(store, copy)
+    """Figure 5: reference, full sync and no-change re-sync against ``mlflow_server_over_copy`` of ``store``.
+    Returns the REST figures; refuses (``BenchError``) like ``_sql_figures``."""
     write("REST path: starting `mlflow server` over a copy of the store…")
-    try:
-        return _measure_rest(copy, rest, runs, versions, write)
-    finally:
-        copy.unlink(missing_ok=True)  # 200 MB; the server's log stays next to it
-
-
-def _measure_rest(copy: Path, rest: Path, runs: int, versions: int, write: Write) -> list[Figure]:
-    """Reference, full sync and no-change re-sync against a server over ``copy``, stopped on the way out."""
-    with mlflow_server(copy, rest) as url:
+    with mlflow_server_over_copy(store, folder) as url:
         write(f"  {url}")
         t = _time_path("REST", "against the server", url, REST_SOURCE, _warm_up_rest, runs, versions, write)
     return [

@@ -8,15 +8,9 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +21,7 @@ from django.test import Client
 from django.urls import reverse
 
 from apps.core import dag
-from apps.core.bench import BenchError, Figure
+from apps.core.bench import BenchError, Figure, free_port, serving
 from apps.lineage import selectors
 from apps.lineage.bench import data as benchdata
 from apps.lineage.bench.timing import Write, bench_client, page_url, percentile, time_each
@@ -88,51 +82,20 @@ def graph_version(data: benchdata.BenchData) -> tuple[ModelVersion, int]:
     return version, nodes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def dashboard_server(folder: Path) -> Iterator[str]:
     """gunicorn serving the dashboard (``make run``'s server, two workers) on a free 127.0.0.1 port with this
     environment (so this database), in its own process group; yields its URL and stops the group on the way out.
     Raises ``BenchError`` when it does not answer within 60 s."""
-    port = _free_port()
-    log_path = folder / f"dashboard-{port}.log"
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "lineage_site.wsgi", "--bind", f"127.0.0.1:{port}",
                "--workers", "2", "--timeout", "120"]  # fmt: skip
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise BenchError(f"gunicorn exited {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "/static/vendor/plotly.min.js", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                break  # it answers
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise BenchError(f"gunicorn did not answer in 60 s:\n{log_path.read_text()[-3000:]}") from None
-                time.sleep(0.3)
+    with serving(
+        command, ready_url=url + "/static/vendor/plotly.min.js", name="gunicorn",
+        log_path=folder / f"dashboard-{port}.log", cwd=settings.BASE_DIR, env=dict(os.environ), timeout_s=60,
+    ):  # fmt: skip
         yield url
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 @dataclass
