@@ -26,6 +26,9 @@ _NODE = 0.5
 _ORDER_PASSES = 4.5  # crossing-reduction sweeps (grandalf's ``draw(N)``; dvc dag uses 1.5)
 _COMPONENT_GAP = 0.3
 LABEL_CHARS = 30
+# Above this many nodes the labels are left to the hover: hundreds of overlapping names cannot be read, and
+# drawing them was most of plotly's time on a 500-node lineage.
+LABELLED_NODES = 150
 HOVER_WIDTH = 90
 HOVER_LINES = 40
 
@@ -276,6 +279,7 @@ def dag_figure(
                 },
             }
         )
+    labelled = len(positions) <= LABELLED_NODES
     groups: dict[str, list[str]] = {}
     for name in sorted(positions):
         groups.setdefault(kinds.get(name, "node"), []).append(name)
@@ -286,11 +290,11 @@ def dag_figure(
         traces.append(
             {
                 "type": "scatter",
-                "mode": "markers+text",
+                "mode": "markers+text" if labelled else "markers",
                 "name": escape(kind),
                 "x": [positions[n][0] for n in members],
                 "y": [positions[n][1] for n in members],
-                "text": [escape(short_label(labels.get(n, n))) for n in members],
+                "text": [escape(short_label(labels.get(n, n))) for n in members] if labelled else [],
                 "textposition": "top center",
                 "textfont": {"size": 12, "color": "#1d2330"},
                 "hovertext": [hover_html(hover.get(n) or [labels.get(n, n)]) for n in members],
@@ -304,7 +308,7 @@ def dag_figure(
     # A long edge may be routed through rows below the lowest node: the plot must hold it too.
     rows = max((y for points in placed.routes.values() for _, y in points), default=0.0)
     rows = max(rows, max((y for _, y in positions.values()), default=0.0))
-    return {
+    figure: dict[str, Any] = {
         "data": traces,
         "layout": {
             "height": int(max(240, min(4000, 110 + 70 * (rows + 1)))),
@@ -325,3 +329,18 @@ def dag_figure(
             },
         },
     }
+    if not labelled:
+        figure["layout"]["annotations"] = [
+            {
+                "text": f"{len(positions)} nodes: hover a node for its name, scroll to zoom",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 1,
+                "y": 1,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 12, "color": "#5b6474"},
+            }  # fmt: skip
+        ]
+    return figure

@@ -194,3 +194,19 @@ def test_the_layout_is_the_same_in_every_process() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(outputs) == 1
+
+
+def test_a_graph_too_big_to_label_leaves_names_to_the_hover() -> None:
+    from apps.core.dag import LABELLED_NODES
+
+    names = [f"n{i}" for i in range(LABELLED_NODES + 1)]
+    edges = list(zip(names, names[1:], strict=False))
+    figure = dag_figure(names, edges, labels={}, hover={}, links={}, kinds={})
+    nodes = [t for t in figure["data"] if t["mode"].startswith("markers") and t["name"] == "node"]
+    assert nodes and all(t["mode"] == "markers" and t["text"] == [] for t in nodes)
+    assert all(t["hovertext"] for t in nodes)
+    assert "hover a node for its name" in figure["layout"]["annotations"][0]["text"]
+    small = dag_figure(names[:3], edges[:2], labels={}, hover={}, links={}, kinds={})
+    assert "annotations" not in small["layout"] and [t["text"] for t in small["data"] if t["name"] == "node"] == [
+        ["n0", "n1", "n2"]
+    ]
