@@ -286,7 +286,7 @@ def test_the_version_page_offers_to_compare_with_the_models_other_versions(demo:
     assert compare.status_code == 200 and demo.data_md5s["v1"][:8] in compare.content.decode()
 
 
-def test_it_shows_the_first_50_links_conflicts_first_and_offers_all(
+def test_it_shows_the_first_25_links_conflicts_first_and_offers_all(
     viewer_client: Client, django_assert_max_num_queries
 ) -> None:
     mv = _mirror("many-links")
@@ -298,7 +298,7 @@ def test_it_shows_the_first_50_links_conflicts_first_and_offers_all(
     with django_assert_max_num_queries(15):
         resp = viewer_client.get(_page(mv.model.name, 1))
     rows = resp.context["link_rows"]
-    assert len(rows) == 50 and resp.context["links_total"] == 81
+    assert len(rows) == 25 and resp.context["links_total"] == 81
     assert [r["link"].path for r in rows[:3]] == ["", "data/part-070.csv", "data/part-000.csv"]  # missing, conflict
     html = resp.content.decode()
     assert "Show all 81 data versions" in html and 'href="?links=all#data-versions"' in html

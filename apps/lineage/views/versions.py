@@ -26,7 +26,7 @@ PERMISSION = "lineage.view_runlineage"
 # How many params and metrics the page shows before "all N on the run page".
 SHOWN = 12
 # How many data links the model version page shows before "Show all N data versions".
-LINKS_SHOWN = 50
+LINKS_SHOWN = 25
 
 VERDICT_MEANING: dict[str, str] = {
     Verdict.COMPLETE: "Every data link is verified by a digest or pinned by a commit.",
