@@ -19,9 +19,10 @@ from tests.dvc_sync.test_pages import HOSTILE_MESSAGE, IMG_PATH, SCRIPT, DemoRep
 
 pytestmark = pytest.mark.browser
 
-# Where a node's marker is on screen, found by the link plotly carries for it in customdata.
-NODE_AT = """(url) => {
-  const gd = document.getElementById("pipeline-graph");
+# Where a node's marker is on screen in the plotly graph at ``selector``, found by the link plotly carries for it
+# in customdata (the lineage browser tests use it too).
+NODE_IN = """([selector, url]) => {
+  const gd = document.querySelector(selector);
   const size = gd._fullLayout._size, box = gd.getBoundingClientRect();
   for (const trace of gd.data) {
     const i = (trace.customdata || []).indexOf(url);
@@ -64,7 +65,7 @@ def _open_graph(page: Page, url: str) -> None:
 
 
 def _node(page: Page, link: str) -> dict[str, float]:
-    point = page.evaluate(NODE_AT, link)
+    point = page.evaluate(NODE_IN, ["#pipeline-graph", link])
     assert point is not None, f"no node links to {link}"
     return point
 

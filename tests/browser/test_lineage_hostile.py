@@ -15,6 +15,7 @@ from apps.dvc_sync.services import dvc_source_add
 from apps.mlflow_sync.models import Run
 from apps.mlflow_sync.services import mlflow_source_add
 from tests.browser.conftest import login, shot
+from tests.browser.test_dvc_pages import NODE_IN
 from tests.conftest import MlflowStore, _user
 from tests.dvc_sync.test_pages import HOSTILE_MESSAGE, IMG, IMG_PATH, SCRIPT, SCRIPT_PATH, shared_demo_repo
 
@@ -22,19 +23,6 @@ pytestmark = pytest.mark.browser
 
 RUN_NAME = f"{SCRIPT} run {IMG}"
 BOLD = "<b>not bold</b>"
-
-NODE_AT = """(url) => {
-  const gd = document.querySelector(".lineage-graph");
-  const size = gd._fullLayout._size, box = gd.getBoundingClientRect();
-  for (const trace of gd.data) {
-    const i = (trace.customdata || []).indexOf(url);
-    if (i >= 0) {
-      return {x: box.left + size.l + gd._fullLayout.xaxis.l2p(trace.x[i]),
-              y: box.top + size.t + gd._fullLayout.yaxis.l2p(trace.y[i])};
-    }
-  }
-  return null;
-}"""
 
 
 def _hostile_run(store: MlflowStore, sha: str, img_md5: str) -> tuple[str, int]:
@@ -83,7 +71,7 @@ def test_hostile_strings_read_as_written_and_never_run(
         expect(body).to_contain_text(text)
     assert page.locator("main b", has_text="not bold").count() == 0
     assert page.locator("main img[src=x]").count() == 0
-    point = page.evaluate(NODE_AT, f"/lineage/data/{img.pk}/")
+    point = page.evaluate(NODE_IN, [".lineage-graph", f"/lineage/data/{img.pk}/"])
     assert point is not None, "the hostile data version is not a node of the graph"
     page.mouse.move(point["x"], point["y"])
     hover = page.locator(".lineage-graph .hoverlayer .hovertext")

@@ -150,8 +150,7 @@ def run_lineage(request: Request, run_id: str) -> Response:
     run = Run.objects.select_related("experiment").filter(run_id=run_id).order_by("source__name").first()
     if run is None:
         raise NotFound(f"No run {run_id!r} in the mirror.")
-    versions = list(ModelVersion.objects.filter(run=run, deleted=False).select_related("model"))
-    view = selectors.lineage_view(run, versions)
+    view = selectors.run_lineage_view(run)
     lineage = view.lineage
     return Response(
         RunLineageSerializer(
