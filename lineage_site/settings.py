@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files, not a CDN
     "apps.core",
+    "apps.audit",
     "apps.mlflow_sync",
     "apps.dvc_sync",
     "apps.lineage",
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.audit.middleware.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -179,8 +181,19 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SYNC_INTERVAL_SECONDS: int = _get("SYNC_INTERVAL_SECONDS", int, 300)
 if SYNC_INTERVAL_SECONDS < 10:
     raise _bad("SYNC_INTERVAL_SECONDS", SYNC_INTERVAL_SECONDS, "use 10 seconds or more")
+# --- Audit log ------------------------------------------------------------------------------------------------
+# The chain head (sequence number and hash) is written outside the database this often: to the log and to this file.
+AUDIT_ANCHOR_INTERVAL_SECONDS: int = _get("AUDIT_ANCHOR_INTERVAL_SECONDS", int, 3600)
+if AUDIT_ANCHOR_INTERVAL_SECONDS < 10:
+    raise _bad("AUDIT_ANCHOR_INTERVAL_SECONDS", AUDIT_ANCHOR_INTERVAL_SECONDS, "use 10 seconds or more")
+AUDIT_ANCHOR_FILE: str = _get("AUDIT_ANCHOR_FILE", str, str(VAR_DIR / "audit-anchors.log"))
+
 CELERY_BEAT_SCHEDULE = {
     "sync-all-sources": {"task": "apps.core.tasks.sync_all_sources", "schedule": float(SYNC_INTERVAL_SECONDS)},
+    "anchor-audit-head": {
+        "task": "apps.audit.tasks.anchor_audit_head",
+        "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
+    },
 }
 
 # --- Sync -----------------------------------------------------------------------------------------------------

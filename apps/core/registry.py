@@ -1,8 +1,9 @@
 """Small registries that apps above ``core`` fill in ``AppConfig.ready()``.
 
 ``core`` must not import the apps above it, so they register what it needs: their source kinds (for
-``add_source``, ``sync_all`` and the scheduler), post-sync hooks, navigation entries, search providers and the
-panels of the home page.
+``add_source``, ``sync_all`` and the scheduler), post-sync hooks, navigation entries, search providers, the
+panels of the home page, fragments other apps' pages load, the jobs the embedded scheduler polls, and the audit
+log's recorder (``core``'s own state changes, syncs and API tokens, are written to it through ``record_event``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,18 @@ class HomePanel:
 SearchProvider = Callable[[str, "AbstractUser | AnonymousUser", int], list[SearchHit]]
 
 
+@dataclass(frozen=True)
+class PageFragment:
+    """A fragment an app serves for another app's page (``page``, e.g. ``model_version``): the page loads the URL
+    named ``url_name``, reversed with the page's object id, in ``order``; only for users with ``permission``."""
+
+    page: str
+    name: str
+    url_name: str
+    order: int
+    permission: str | None = None
+
+
 @dataclass
 class _Registry:
     kinds: dict[str, SourceKind] = field(default_factory=dict)
@@ -96,6 +109,9 @@ class _Registry:
     search: list[tuple[str, SearchProvider]] = field(default_factory=list)
     overview: dict[str, OverviewProvider] = field(default_factory=dict)
     home_panels: dict[str, HomePanel] = field(default_factory=dict)
+    fragments: dict[tuple[str, str], PageFragment] = field(default_factory=dict)
+    pollers: dict[str, Callable[[], object]] = field(default_factory=dict)
+    event_recorder: Callable[..., None] | None = None
 
 
 _registry = _Registry()
@@ -173,3 +189,61 @@ def register_home_panel(
 def home_panels() -> list[HomePanel]:
     """The home page's panels in their order."""
     return sorted(_registry.home_panels.values(), key=lambda panel: (panel.order, panel.name))
+
+
+def register_page_fragment(page: str, name: str, *, url_name: str, order: int, permission: str | None = None) -> None:
+    """Add (or replace, by ``page`` and ``name``) a fragment loaded into ``page``."""
+    _registry.fragments[(page, name)] = PageFragment(
+        page=page, name=name, url_name=url_name, order=order, permission=permission
+    )
+
+
+def page_fragments(page: str) -> list[PageFragment]:
+    """The fragments registered for ``page`` in their order."""
+    return sorted((f for f in _registry.fragments.values() if f.page == page), key=lambda f: (f.order, f.name))
+
+
+def register_queue_poller(name: str, poll: Callable[[], object]) -> None:
+    """A job the embedded scheduler (``run_scheduler``, without Redis) runs every time it looks at its queue, e.g.
+    the promotions waiting to be written to MLflow. With Redis, Celery beat runs the same job on its schedule."""
+    _registry.pollers[name] = poll
+
+
+def queue_pollers() -> list[tuple[str, Callable[[], object]]]:
+    return sorted(_registry.pollers.items())
+
+
+def register_event_recorder(recorder: Callable[..., None]) -> None:
+    """Set the audit log's recorder (``apps.audit`` does, in its ``ready()``)."""
+    _registry.event_recorder = recorder
+
+
+def record_event(
+    *,
+    action: str,
+    target_type: str,
+    target_id: str | int = "",
+    target_text: str = "",
+    actor_username: str = "",
+    actor_name: str = "",
+    before: Any = None,
+    after: Any = None,
+    reason: str = "",
+) -> None:
+    """Append an event to the audit log in the caller's transaction. The actor is a user by ``actor_username`` or
+    a process by ``actor_name`` (``scheduler``, ``cli:alice``). Refuses (``RuntimeError``) when no recorder is
+    registered: a state change must not happen unrecorded."""
+    recorder = _registry.event_recorder
+    if recorder is None:
+        raise RuntimeError("No audit recorder is registered: apps.audit must be in INSTALLED_APPS.")
+    recorder(
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_text=target_text,
+        actor_username=actor_username,
+        actor_name=actor_name,
+        before=before,
+        after=after,
+        reason=reason,
+    )

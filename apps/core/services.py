@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import traceback
 from datetime import timedelta
@@ -19,6 +20,51 @@ from apps.core.models import SourceBase, SyncRun
 logger = logging.getLogger(__name__)
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _actor(syncrun: SyncRun) -> dict[str, str]:
+    """Who a sync's events name: the user who clicked "Sync now", else the process that started it."""
+    if syncrun.requested_by:
+        return {"actor_username": syncrun.requested_by}
+    by_trigger: dict[str, str] = {SyncRun.Trigger.COMMAND: f"cli:{_os_user()}", SyncRun.Trigger.SCHEDULE: "scheduler"}
+    return {"actor_name": by_trigger.get(syncrun.trigger, "system")}
+
+
+def _record_sync(syncrun: SyncRun, action: str, **after: Any) -> None:
+    """The audit event of one step in a sync's life, in the caller's transaction."""
+    registry.record_event(
+        action=action,
+        target_type="sync",
+        target_id=syncrun.pk,
+        target_text=f"{syncrun.kind} source {syncrun.source_name}",
+        after={
+            "kind": syncrun.kind,
+            "source_id": syncrun.source_id,
+            "source": syncrun.source_name,
+            "trigger": syncrun.trigger,
+            "full": syncrun.full,
+            **after,
+        },
+        **_actor(syncrun),
+    )
+
+
+def _fail_stale(qs: Any, error: str, now: Any) -> int:
+    """Fail each sync of ``qs`` with ``error``, each with its event, one transaction per sync."""
+    released = 0
+    for pk in list(qs.values_list("pk", flat=True)):
+        with transaction.atomic():
+            if qs.filter(pk=pk).update(status=SyncRun.Status.FAILED, finished_at=now, error=error):
+                released += 1
+                _record_sync(SyncRun.objects.get(pk=pk), "sync.failed", error=error)
+    return released
+
+
 def syncrun_reap_stale(*, kind: str | None = None, source_id: int | None = None) -> int:
     """Mark active syncs whose heartbeat is stale as failed ("worker died"). Returns how many were released."""
     cutoff = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
@@ -31,17 +77,17 @@ def syncrun_reap_stale(*, kind: str | None = None, source_id: int | None = None)
     # A queued sync nobody picked up within a day is released too: its worker or scheduler is not running.
     stale_queued = qs.filter(status=SyncRun.Status.QUEUED, created_at__lt=timezone.now() - timedelta(days=1))
     now = timezone.now()
-    released = stale_running.update(
-        status=SyncRun.Status.FAILED,
-        finished_at=now,
-        error="Worker died: no heartbeat for "
+    released = _fail_stale(
+        stale_running,
+        "Worker died: no heartbeat for "
         f"{settings.SYNC_STALE_AFTER_SECONDS} s. Data mirrored before it is intact; the next sync resumes from there.",
+        now,
     )
-    released += stale_queued.update(
-        status=SyncRun.Status.FAILED,
-        finished_at=now,
-        error="Never started: no worker or scheduler picked this sync up within a day. Start `make run` "
+    released += _fail_stale(
+        stale_queued,
+        "Never started: no worker or scheduler picked this sync up within a day. Start `make run` "
         "(or a Celery worker with REDIS_URL) and sync again.",
+        now,
     )
     return released
 
@@ -69,7 +115,7 @@ def syncrun_begin(
     now = timezone.now()
     try:
         with transaction.atomic():
-            return SyncRun.objects.create(
+            syncrun = SyncRun.objects.create(
                 kind=source.kind,
                 source_id=source.id,
                 source_name=source.name,
@@ -80,6 +126,8 @@ def syncrun_begin(
                 started_at=None if queued else now,
                 heartbeat_at=now,
             )
+            _record_sync(syncrun, "sync.queued" if queued else "sync.started")
+            return syncrun
     except IntegrityError:
         raise _active_message(source.kind, source.name) from None
 
@@ -87,10 +135,15 @@ def syncrun_begin(
 def syncrun_claim(syncrun_id: int) -> SyncRun | None:
     """Move a queued sync to running. Returns None when it is not queued any more (another worker took it)."""
     now = timezone.now()
-    claimed = SyncRun.objects.filter(pk=syncrun_id, status=SyncRun.Status.QUEUED).update(
-        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now
-    )
-    return SyncRun.objects.get(pk=syncrun_id) if claimed else None
+    with transaction.atomic():
+        claimed = SyncRun.objects.filter(pk=syncrun_id, status=SyncRun.Status.QUEUED).update(
+            status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now
+        )
+        if not claimed:
+            return None
+        syncrun = SyncRun.objects.get(pk=syncrun_id)
+        _record_sync(syncrun, "sync.started")
+        return syncrun
 
 
 def syncrun_progress(
@@ -116,10 +169,17 @@ def syncrun_progress(
 
 
 def _finish(syncrun: SyncRun, **fields: Any) -> SyncRun:
-    """End a running sync. A sync that was released meanwhile keeps the failure it was given."""
+    """End a running sync, with its audit event. A sync that was released meanwhile keeps the failure it was given
+    (and the event written when it was released)."""
     fields.setdefault("finished_at", timezone.now())
-    SyncRun.objects.filter(pk=syncrun.pk, status=SyncRun.Status.RUNNING).update(**fields)
-    syncrun.refresh_from_db()
+    with transaction.atomic():
+        ended = SyncRun.objects.filter(pk=syncrun.pk, status=SyncRun.Status.RUNNING).update(**fields)
+        syncrun.refresh_from_db()
+        if ended:
+            if syncrun.status == SyncRun.Status.SUCCEEDED:
+                _record_sync(syncrun, "sync.succeeded", counts=syncrun.counts, message=syncrun.message)
+            else:
+                _record_sync(syncrun, "sync.failed", error=syncrun.error)
     return syncrun
 
 

@@ -7,14 +7,18 @@ Kept apart from ``services.py`` (the sync's life) because the authentication cla
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core import registry
 from apps.core.errors import AppError
 from apps.core.models import ApiToken
 
@@ -32,6 +36,29 @@ def api_token_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def _actor(by: str) -> dict[str, str]:
+    """The audit actor of a token change made by ``by``: a user of the admin, or the command line."""
+    if User.objects.filter(username=by).exists():
+        return {"actor_username": by}
+    if by.startswith("manage.py"):
+        try:
+            return {"actor_name": f"cli:{getpass.getuser()}"}
+        except (KeyError, OSError):
+            return {"actor_name": "cli:unknown"}
+    return {"actor_name": by or "system"}
+
+
+def _record(action: str, token: ApiToken, by: str, **after: Any) -> None:
+    registry.record_event(
+        action=action,
+        target_type="api_token",
+        target_id=token.pk,
+        target_text=f"{token.name} ({token.prefix}…) of {token.user.get_username()}",
+        after={"user": token.user.get_username(), "name": token.name, "prefix": token.prefix, **after},
+        **_actor(by),
+    )
+
+
 def api_token_create(*, user: User, name: str, created_by: str) -> tuple[ApiToken, str]:
     """Make a token for ``user`` and return it with its key, which exists nowhere else afterwards: show it once.
     Refuses (``ApiTokenError``) an inactive user or an empty or over-long name."""
@@ -44,21 +71,28 @@ def api_token_create(*, user: User, name: str, created_by: str) -> tuple[ApiToke
     if not user.is_active:
         raise ApiTokenError(f"User '{user.get_username()}' is inactive.", hint="Activate the user first.")
     key = secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user,
-        name=name,
-        prefix=key[: ApiToken.PREFIX_LENGTH],
-        key_hash=api_token_hash(key),
-        created_by=created_by[:150],
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=key[: ApiToken.PREFIX_LENGTH],
+            key_hash=api_token_hash(key),
+            created_by=created_by[:150],
+        )
+        _record("token.created", token, created_by)
     return token, key
 
 
 def api_token_revoke(*, token: ApiToken, by: str) -> ApiToken:
     """Revoke ``token`` (it stops working at once; the row stays). Revoking a revoked token changes nothing: the
     first revocation's time and author are kept. Returns the token as stored."""
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=by[:150])
-    token.refresh_from_db()
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=by[:150]
+        )
+        token.refresh_from_db()
+        if revoked:
+            _record("token.revoked", token, by)
     return token
 
 
