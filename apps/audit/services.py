@@ -92,6 +92,11 @@ def audit_record(
         )
 
 
+def audit_snapshot(instance: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The named fields of a model instance as the ``before``/``after`` of an event (foreign keys by id)."""
+    return {name: canonical.plain(getattr(instance, name)) for name in fields}
+
+
 def record_from_core(
     *,
     action: str,

@@ -5,9 +5,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.audit.context import Actor
 from apps.core import services as core_services
 from apps.core.errors import AppError
-from apps.dvc_sync import gitrepo
+from apps.dvc_sync import gitrepo, services
 from apps.dvc_sync.models import DvcSource
 
 
@@ -31,6 +32,17 @@ class DvcSourceAdmin(admin.ModelAdmin):
     list_filter = ("enabled",)
     search_fields = ("name", "location")
     actions = ["queue_sync"]
+
+    # Every add, change and deletion goes through the services, which record it in the audit log.
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        services.dvc_source_save(source=obj, actor=Actor.of(request.user))
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        services.dvc_source_delete(source=obj, actor=Actor.of(request.user))
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        for source in queryset:
+            services.dvc_source_delete(source=source, actor=Actor.of(request.user))
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("dvc_sync.sync_dvcsource")

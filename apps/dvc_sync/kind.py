@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.urls import reverse
 
+from apps.audit.context import Actor
 from apps.core.errors import SourceError
 from apps.core.registry import OverviewStat, Progress, SearchHit, SourceKind, SourceRef
 from apps.dvc_sync import selectors, services
@@ -53,6 +54,7 @@ def add_source(name: str, location: str, **options: Any) -> tuple[SourceRef, boo
         root=options.get("root") or "",
         refs=options.get("refs") or (),
         web_url=options.get("web_url") or "",
+        actor=Actor.cli(),
     )
     return _ref(source), created
 

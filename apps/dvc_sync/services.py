@@ -25,6 +25,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from apps.audit.context import Actor
+from apps.audit.services import audit_record, audit_snapshot
 from apps.core import services as core_services
 from apps.core.bulk import insert_rows
 from apps.core.errors import SourceError, SyncError
@@ -63,12 +65,18 @@ COMMIT_BATCH = 500
 
 # --- sources -------------------------------------------------------------------------------------------------------
 def dvc_source_add(
-    *, name: str, location: str, root: str = "", refs: Iterable[str] = (), web_url: str = ""
+    *,
+    name: str,
+    location: str,
+    root: str = "",
+    refs: Iterable[str] = (),
+    web_url: str = "",
+    actor: Actor | None = None,
 ) -> tuple[DvcSource, bool]:
-    """Add a DVC source and return it with ``created``. The same name and location again changes nothing; the
-    same name with another location is refused, as are bad names and roots, a local path that does not exist
-    or is not a git repository, and a ``web_url`` (the git web UI the pages link to) that is not an http(s) URL
-    (``SourceError`` with the reason)."""
+    """Add a DVC source and return it with ``created``, recording ``source.added``. The same name and location
+    again changes nothing; the same name with another location is refused, as are bad names and roots, a local
+    path that does not exist or is not a git repository, and a ``web_url`` (the git web UI the pages link to) that
+    is not an http(s) URL (``SourceError`` with the reason)."""
     location = gitrepo.check_location(location)
     existing = DvcSource.objects.filter(name=name).first()
     if existing is not None:
@@ -80,8 +88,58 @@ def dvc_source_add(
         )
     source = DvcSource(name=name, location=location, root=root, refs=" ".join(refs), web_url=web_url or "")
     core_services.source_check(source)
-    source.save()
+    with transaction.atomic():
+        source.save()
+        _record_source("source.added", source, actor, after=audit_snapshot(source, SOURCE_FIELDS))
     return source, True
+
+
+SOURCE_FIELDS = ("name", "location", "root", "refs", "web_url", "enabled")
+
+
+def _record_source(action: str, source: DvcSource, actor: Actor | None, **changes: Any) -> None:
+    audit_record(
+        action=action, target_type="dvc_source", target_id=source.pk, target_text=source.name, actor=actor, **changes
+    )
+
+
+def dvc_source_save(*, source: DvcSource, actor: Actor) -> DvcSource:
+    """Save a source edited in the admin (already validated by its form), recording ``source.added`` or
+    ``source.changed`` with the fields before and after. Saving without a change records nothing."""
+    with transaction.atomic():
+        old = DvcSource.objects.filter(pk=source.pk).first() if source.pk else None
+        before = audit_snapshot(old, SOURCE_FIELDS) if old is not None else None
+        source.save()
+        after = audit_snapshot(source, SOURCE_FIELDS)
+        if before is None:
+            _record_source("source.added", source, actor, after=after)
+        elif before != after:
+            changed = sorted(k for k in after if before.get(k) != after[k])
+            _record_source(
+                "source.changed",
+                source,
+                actor,
+                before={k: before[k] for k in changed},
+                after={k: after[k] for k in changed},
+            )
+    return source
+
+
+def dvc_source_delete(*, source: DvcSource, actor: Actor) -> None:
+    """Delete a source, its mirror and its clone, recording ``source.deleted``."""
+    with transaction.atomic():
+        before = audit_snapshot(source, SOURCE_FIELDS)
+        source_id, name, clone = source.pk, source.name, dvc_clone_dir(source)
+        source.delete()
+        audit_record(
+            action="source.deleted",
+            target_type="dvc_source",
+            target_id=source_id,
+            target_text=name,
+            actor=actor,
+            before=before,
+        )
+    shutil.rmtree(clone, ignore_errors=True)
 
 
 def dvc_clone_dir(source: DvcSource) -> Path:

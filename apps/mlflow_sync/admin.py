@@ -2,8 +2,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.audit.context import Actor
 from apps.core import services as core_services
 from apps.core.errors import AppError
+from apps.mlflow_sync import services
 from apps.mlflow_sync.models import MlflowSource
 
 
@@ -20,6 +22,17 @@ class MlflowSourceAdmin(admin.ModelAdmin):
         ),
     )
     actions = ["queue_sync"]
+
+    # Every add, change and deletion goes through the services, which record it in the audit log.
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        services.mlflow_source_save(source=obj, actor=Actor.of(request.user))
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        services.mlflow_source_delete(source=obj, actor=Actor.of(request.user))
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        for source in queryset:
+            services.mlflow_source_delete(source=source, actor=Actor.of(request.user))
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("mlflow_sync.sync_mlflowsource")

@@ -24,6 +24,7 @@ from apps.mlflow_sync.records import (
     InputRecord,
     ModelVersionRecord,
     RegisteredModelRecord,
+    RegistryState,
     RunRecord,
     logged_model_id_from_source,
 )
@@ -332,3 +333,70 @@ def client_metric_history(client: MlflowClient, uri: str, run_id: str, key: str)
         uri,
         lambda: [(int(m.step), int(m.timestamp), _finite(m.value)) for m in client.get_metric_history(run_id, key)],
     )
+
+
+# --- registry writes (promotions) ---------------------------------------------------------------------------------
+class RegistryUnavailable(SyncError):
+    """MLflow could not be reached or did not answer in time: the same call may succeed later."""
+
+
+class RegistryRefused(SyncError):
+    """MLflow answered and refused (no such model or version, a bad value, no permission): retrying will not help."""
+
+
+def _registry_guard(uri: str, fn: Callable[[], Any]) -> Any:
+    """Run a registry call, telling a failure worth retrying (``RegistryUnavailable``: unreachable, timed out, a 5xx)
+    from a refusal (``RegistryRefused``)."""
+    try:
+        return fn()
+    except Exception as exc:  # MLflow raises MlflowException, requests errors and sqlalchemy errors alike
+        error = translate_error(exc, uri)
+        low = str(exc).lower()
+        code = str(getattr(exc, "error_code", "") or "")
+        transient = (
+            error.message.startswith(("Cannot reach", f"The MLflow server at {redact(uri)} did not answer"))
+            or code in ("TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED")
+            or re.search(r"(?<![\d.:])5\d\d(?!\d)", low) is not None
+            or "database is locked" in low
+        )
+        cls = RegistryUnavailable if transient else RegistryRefused
+        raise cls(error.message, hint=error.hint) from exc
+
+
+def registry_read(client: MlflowClient, uri: str, name: str) -> RegistryState:
+    """A registered model's aliases and the stage of each of its live versions, read from MLflow now."""
+
+    def read() -> RegistryState:
+        aliases = {a: int(v) for a, v in (client.get_registered_model(name).aliases or {}).items()}
+        if "'" not in name:
+            versions = paged(
+                lambda t: client.search_model_versions(f"name = '{name}'", max_results=PAGE_SIZE, page_token=t)
+            )
+        else:  # MLflow's filter language cannot quote this name: list every version and keep the model's
+            versions = (
+                mv
+                for mv in paged(lambda t: client.search_model_versions(max_results=PAGE_SIZE, page_token=t))
+                if mv.name == name
+            )
+        stages = {int(mv.version): mv.current_stage or "None" for mv in versions if mv.name == name}
+        return RegistryState(aliases=aliases, stages=stages)
+
+    return _registry_guard(uri, read)
+
+
+def registry_set_alias(client: MlflowClient, uri: str, name: str, alias: str, version: int) -> None:
+    _registry_guard(uri, lambda: client.set_registered_model_alias(name, alias, str(version)))
+
+
+def registry_set_stage(
+    client: MlflowClient, uri: str, name: str, version: int, stage: str, *, archive_existing: bool
+) -> None:
+    """Move a version to a legacy stage (deprecated in MLflow 3, still honoured by registries that use stages)."""
+    import warnings
+
+    def transition() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            client.transition_model_version_stage(name, str(version), stage, archive_existing_versions=archive_existing)
+
+    _registry_guard(uri, transition)

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.urls import reverse
 
+from apps.audit.context import Actor
 from apps.core.errors import SourceError
 from apps.core.registry import OverviewStat, Progress, SearchHit, SourceKind, SourceRef
 from apps.mlflow_sync import selectors, services
@@ -56,6 +57,7 @@ def add_source(name: str, location: str, **options: Any) -> tuple[SourceRef, boo
         password_env=options.get("password_env") or "",
         token_env=options.get("token_env") or "",
         ui_url=options.get("ui_url") or "",
+        actor=Actor.cli(),
     )
     return _ref(source), created
 

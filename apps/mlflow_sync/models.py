@@ -68,6 +68,8 @@ class MlflowSource(SourceBase):
         validators=[http_url_validator],
         help_text="Base URL of this server's MLflow UI, e.g. https://mlflow.example.com. Blank: no links to MLflow.",
     )
+    # The first registry sync's time: what held which alias or stage before it is unknown (MLflow keeps no history).
+    registry_baseline_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta(SourceBase.Meta):
         verbose_name = "MLflow source"
@@ -240,6 +242,12 @@ class RegisteredModel(models.Model):
     aliases = models.JSONField(default=dict, blank=True)  # {alias: version}
     deleted = models.BooleanField(default=False)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # When the registry reading this row's aliases and stages were last compared with began: a change seen later
+    # happened after it.
+    observed_at = models.DateTimeField(null=True, blank=True)
+    # When a confirmed promotion last wrote this row's aliases and stages (a sync that read MLflow before then
+    # leaves the row alone rather than undo or re-observe it).
+    mirror_written_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -290,3 +298,46 @@ class ModelVersion(models.Model):
     def git_dirty(self) -> bool | None:
         value = self.logged_model_tags.get("mlflow.source.git.dirty")
         return None if value is None else str(value).lower() == "true"
+
+
+class RegistryChange(models.Model):
+    """One change to a model's registry state, as the dashboard learned of it: the state its first registry sync saw
+    (``baseline``), a change a later sync saw that was made outside the dashboard (``observed``: it happened after
+    ``not_before``, the previous reading, and before ``at``: MLflow records no time or user for alias moves), or a
+    promotion made here and confirmed by MLflow (``promoted``). Each row points at its audit event."""
+
+    class Kind(models.TextChoices):
+        BASELINE = "baseline", "first seen"
+        OBSERVED = "observed", "observed (made outside the dashboard)"
+        PROMOTED = "promoted", "promoted here"
+
+    class Field(models.TextChoices):
+        MODEL = "model", "model"
+        VERSION = "version", "version"
+        STAGE = "stage", "stage"
+        ALIAS = "alias", "alias"
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="registry_changes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    field = models.CharField(max_length=16, choices=Field.choices)
+    name = models.CharField(max_length=256, blank=True)  # the alias
+    version = models.PositiveIntegerField(null=True, blank=True)  # the version concerned (an alias: its new holder)
+    before = models.CharField(max_length=64, blank=True)
+    after = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField()
+    not_before = models.DateTimeField(null=True, blank=True)
+    actor = models.CharField(max_length=150, blank=True)
+    reason = models.TextField(blank=True)
+    event = models.ForeignKey("audit.AuditEvent", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [
+            models.Index(fields=["model", "field", "name", "at"], name="mlflow_regchange_slot"),
+            models.Index(fields=["model", "at"], name="mlflow_regchange_model"),
+        ]
+
+    def __str__(self) -> str:
+        from apps.mlflow_sync.history import Change, describe
+
+        return describe(Change(self.field, self.name, self.version, self.before, self.after))

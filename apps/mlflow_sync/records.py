@@ -85,3 +85,14 @@ def logged_model_id_from_source(source: str) -> str:
     if source.startswith("models:/m-"):
         return source[len("models:/") :].split("/", 1)[0]
     return ""
+
+
+@dataclass(frozen=True)
+class RegistryState:
+    """One registered model's aliases and version stages as MLflow holds them now (a promotion's re-read)."""
+
+    aliases: dict[str, int]
+    stages: dict[int, str]  # version -> stage ("None" for none), every live version
+
+    def stage_holders(self, stage: str) -> list[int]:
+        return sorted(v for v, s in self.stages.items() if s == stage)

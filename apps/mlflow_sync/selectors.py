@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Count, F, FloatField, Prefetch, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
 from apps.mlflow_sync.filters import Clause, parse_filter
-from apps.mlflow_sync.models import Experiment, MlflowSource, ModelVersion, RegisteredModel, Run
+from apps.mlflow_sync.models import Experiment, MlflowSource, ModelVersion, RegisteredModel, RegistryChange, Run
 
 _ATTRIBUTE_FIELDS = {
     "status": "status",
@@ -178,3 +179,125 @@ def mirror_counts() -> dict[str, int]:
         "models": RegisteredModel.objects.filter(deleted=False).count(),
         "versions": ModelVersion.objects.filter(deleted=False).count(),
     }
+
+
+# -- registry history ----------------------------------------------------------------------------------------------
+
+
+def registry_timeline(model: RegisteredModel, *, limit: int = 500) -> list[RegistryChange]:
+    """The model's registry changes, newest first (at most ``limit``), with their audit events."""
+    return list(model.registry_changes.select_related("event").order_by("-at", "-pk")[:limit])
+
+
+def registry_slots(model: RegisteredModel) -> list[tuple[str, str]]:
+    """The alias and stage slots the model's history knows, as (field, name): aliases first (production and
+    staging before the others), then the stages ever held."""
+    seen = set(
+        model.registry_changes.filter(field__in=[RegistryChange.Field.ALIAS, RegistryChange.Field.STAGE])
+        .values_list("field", "name", "after")
+        .distinct()
+    )
+    aliases = {name for field, name, _ in seen if field == RegistryChange.Field.ALIAS} | set(model.aliases or {})
+    stages = {after for field, _, after in seen if field == RegistryChange.Field.STAGE and after not in ("", "None")}
+    first = ["production", "staging"]
+    ordered = [a for a in first if a in aliases] + sorted(aliases - set(first))
+    stage_order = ["Production", "Staging", "Archived"]
+    return [("alias", a) for a in ordered] + [
+        ("stage", s) for s in [s for s in stage_order if s in stages] + sorted(stages - set(stage_order))
+    ]
+
+
+@dataclass(frozen=True)
+class HolderAt:
+    """Which version held an alias (or a legacy stage) of a model at a moment, as far as the dashboard knows.
+
+    ``known`` is False before the source's first registry sync (``known_since``): MLflow keeps no history, so
+    nothing earlier can be told. ``versions`` are the holders (an alias has one or none; a stage can have several);
+    ``since`` is when the newest of the changes making them hold was seen (an observed change happened between its
+    ``not_before`` and ``at``). ``uncertain`` lists the changes seen after the moment that may already have happened
+    by then (their window starts before it): the polling interval is the precision."""
+
+    model: RegisteredModel
+    field: str
+    name: str
+    at: datetime
+    known: bool
+    known_since: datetime | None
+    versions: list[int]
+    since: RegistryChange | None
+    uncertain: list[RegistryChange]
+
+    @property
+    def version(self) -> int | None:
+        return self.versions[0] if self.versions else None
+
+
+def registry_holder_at(*, model: RegisteredModel, field: str, name: str, at: datetime) -> HolderAt:
+    """The holder of alias ``name`` (``field="alias"``) or of stage ``name`` (``field="stage"``) at ``at``. Two
+    queries."""
+    known_since = model.source.registry_baseline_at
+    if known_since is None or at < known_since:
+        return HolderAt(model, field, name, at, False, known_since, [], None, [])
+    if field == RegistryChange.Field.ALIAS:
+        changes = list(model.registry_changes.filter(field=field, name=name).order_by("at", "pk"))
+        before = [c for c in changes if c.at <= at]
+        last = before[-1] if before else None
+        versions = [int(last.after)] if last is not None and last.after else []
+        later = [c for c in changes if c.at > at and c.not_before is not None and c.not_before < at]
+        return HolderAt(model, field, name, at, True, known_since, versions, last, later)
+    # A stage: each version's last stage change at or before the moment.
+    changes = list(model.registry_changes.filter(field=RegistryChange.Field.STAGE).order_by("at", "pk"))
+    current: dict[int, RegistryChange] = {}
+    for change in changes:
+        if change.at <= at and change.version is not None:
+            current[change.version] = change
+    holders = {v: c for v, c in current.items() if c.after == name}
+    newest = max(holders.values(), key=lambda c: (c.at, c.pk)) if holders else None
+    later = [
+        c for c in changes
+        if c.at > at and c.not_before is not None and c.not_before < at and name in (c.before, c.after)
+    ]  # fmt: skip
+    return HolderAt(model, field, name, at, True, known_since, sorted(holders), newest, later)
+
+
+@dataclass(frozen=True)
+class Span:
+    """One version holding one slot from ``start`` to ``end`` (None: still holds it); ``start_not_before`` is
+    the earliest the move may have happened (an observed change)."""
+
+    field: str
+    name: str
+    version: int
+    start: datetime
+    end: datetime | None
+    start_not_before: datetime | None
+    how: str  # the RegistryChange kind that started it
+
+
+def registry_spans(model: RegisteredModel) -> list[Span]:
+    """The model's history as spans per slot and version, oldest first: what the model page's timeline draws.
+    One query."""
+    spans: list[Span] = []
+    open_spans: dict[tuple[str, str, int], RegistryChange] = {}
+
+    def close(key: tuple[str, str, int], end: datetime) -> None:
+        started = open_spans.pop(key)
+        spans.append(Span(key[0], key[1], key[2], started.at, end, started.not_before, started.kind))
+
+    for change in model.registry_changes.order_by("at", "pk"):
+        if change.field == RegistryChange.Field.ALIAS:
+            for key in [k for k in open_spans if k[0] == "alias" and k[1] == change.name]:
+                close(key, change.at)
+            if change.after:
+                open_spans[("alias", change.name, int(change.after))] = change
+        elif change.field == RegistryChange.Field.STAGE and change.version is not None:
+            for key in [k for k in open_spans if k[0] == "stage" and k[2] == change.version]:
+                close(key, change.at)
+            if change.after not in ("", "None"):
+                open_spans[("stage", change.after, change.version)] = change
+        elif change.field == RegistryChange.Field.VERSION and change.after == "deleted" and change.version is not None:
+            for key in [k for k in open_spans if k[2] == change.version]:
+                close(key, change.at)
+    for key, started in open_spans.items():
+        spans.append(Span(key[0], key[1], key[2], started.at, None, started.not_before, started.kind))
+    return sorted(spans, key=lambda s: (s.start, s.field, s.name, s.version))

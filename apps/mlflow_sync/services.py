@@ -11,8 +11,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable
-from contextlib import ExitStack
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,10 +22,14 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from apps.audit.context import Actor
+from apps.audit.services import audit_record, audit_snapshot
 from apps.core import services as core_services
 from apps.core.errors import SourceError, SyncError
 from apps.core.registry import Progress
 from apps.mlflow_sync import client as mlflow_client
+from apps.mlflow_sync import history, hooks
+from apps.mlflow_sync.history import NO_STAGE, ModelState
 from apps.mlflow_sync.models import (
     SQL_SCHEMES,
     DatasetInput,
@@ -34,10 +38,11 @@ from apps.mlflow_sync.models import (
     MlflowSource,
     ModelVersion,
     RegisteredModel,
+    RegistryChange,
     Run,
     uri_scheme,
 )
-from apps.mlflow_sync.records import ExperimentRecord, RegisteredModelRecord, RunRecord
+from apps.mlflow_sync.records import ExperimentRecord, RegisteredModelRecord, RegistryState, RunRecord
 from apps.mlflow_sync.sqlstore import SqlStore
 
 
@@ -55,10 +60,11 @@ def mlflow_source_add(
     password_env: str = "",
     token_env: str = "",
     ui_url: str = "",
+    actor: Actor | None = None,
 ) -> tuple[MlflowSource, bool]:
-    """Add an MLflow source and return it with ``created``. The same name and URI again changes nothing; the same
-    name with another URI is refused, as are bad names, unsupported URIs, ``sqlite:`` files that do not exist and
-    a ``ui_url`` (the MLflow UI the pages link to) that is not an http(s) URL."""
+    """Add an MLflow source and return it with ``created``, recording ``source.added``. The same name and URI again
+    changes nothing; the same name with another URI is refused, as are bad names, unsupported URIs, ``sqlite:``
+    files that do not exist and a ``ui_url`` (the MLflow UI the pages link to) that is not an http(s) URL."""
     existing = MlflowSource.objects.filter(name=name).first()
     if existing is not None:
         if existing.tracking_uri == tracking_uri:
@@ -77,8 +83,72 @@ def mlflow_source_add(
         ui_url=ui_url or "",
     )
     core_services.source_check(source)
-    source.save()
+    with transaction.atomic():
+        source.save()
+        _record_source("source.added", source, actor, after=audit_snapshot(source, SOURCE_FIELDS))
     return source, True
+
+
+# What a source's events show of it: never a secret (the credentials are names of environment variables).
+SOURCE_FIELDS = (
+    "name",
+    "tracking_uri",
+    "registry_uri",
+    "ui_url",
+    "username_env",
+    "password_env",
+    "token_env",
+    "enabled",
+)
+
+
+def _record_source(action: str, source: MlflowSource, actor: Actor | None, **changes: Any) -> None:
+    audit_record(
+        action=action,
+        target_type="mlflow_source",
+        target_id=source.pk,
+        target_text=source.name,
+        actor=actor,
+        **changes,
+    )
+
+
+def mlflow_source_save(*, source: MlflowSource, actor: Actor) -> MlflowSource:
+    """Save a source edited in the admin (already validated by its form), recording ``source.added`` or
+    ``source.changed`` with the fields before and after. Saving without a change records nothing."""
+    with transaction.atomic():
+        old = MlflowSource.objects.filter(pk=source.pk).first() if source.pk else None
+        before = audit_snapshot(old, SOURCE_FIELDS) if old is not None else None
+        source.save()
+        after = audit_snapshot(source, SOURCE_FIELDS)
+        if before is None:
+            _record_source("source.added", source, actor, after=after)
+        elif before != after:
+            changed = sorted(k for k in after if before.get(k) != after[k])
+            _record_source(
+                "source.changed",
+                source,
+                actor,
+                before={k: before[k] for k in changed},
+                after={k: after[k] for k in changed},
+            )
+    return source
+
+
+def mlflow_source_delete(*, source: MlflowSource, actor: Actor) -> None:
+    """Delete a source and its whole mirror, recording ``source.deleted`` (the audit log keeps its history)."""
+    with transaction.atomic():
+        before = audit_snapshot(source, SOURCE_FIELDS)
+        source_id, name = source.pk, source.name
+        source.delete()
+        audit_record(
+            action="source.deleted",
+            target_type="mlflow_source",
+            target_id=source_id,
+            target_text=name,
+            actor=actor,
+            before=before,
+        )
 
 
 def mlflow_source_ensure_default() -> MlflowSource | None:
@@ -92,7 +162,7 @@ def mlflow_source_ensure_default() -> MlflowSource | None:
         return found
     name = "default" if not MlflowSource.objects.filter(name="default").exists() else "env-default"
     try:
-        return mlflow_source_add(name=name, tracking_uri=uri)[0]
+        return mlflow_source_add(name=name, tracking_uri=uri, actor=Actor.system("MLFLOW_TRACKING_URI"))[0]
     except SourceError:
         return None
 
@@ -280,17 +350,119 @@ def _mark_runs_gone(source: MlflowSource, run_ids: Iterable[str]) -> int:
     return marked
 
 
-def _write_registry(source: MlflowSource, models: list[RegisteredModelRecord]) -> dict[str, int]:
-    """Upsert every registered model and version in one transaction; those MLflow no longer has are marked deleted.
-    Returns counts, including how many stage/alias assignments differ from what the mirror held."""
-    now = timezone.now()
-    before = {
-        (m, v): (stage, tuple(aliases))
-        for m, v, stage, aliases in ModelVersion.objects.filter(source=source, deleted=False).values_list(
-            "model__name", "version", "stage", "aliases"
+def _mirror_states(source: MlflowSource) -> dict[tuple[str, str], tuple[int, ModelState, datetime | None]]:
+    """The mirror's registry state of each live model: (workspace, name) → (row id, state, observed_at)."""
+    stages: dict[int, dict[int, str]] = {}
+    for model_pk, version, stage in ModelVersion.objects.filter(source=source, deleted=False).values_list(
+        "model_id", "version", "stage"
+    ):
+        stages.setdefault(model_pk, {})[version] = stage or NO_STAGE
+    return {
+        (ws, name): (pk, ModelState(aliases={a: int(v) for a, v in (aliases or {}).items()}, stages=stages.get(pk, {})),
+                     observed)
+        for pk, ws, name, aliases, observed in RegisteredModel.objects.filter(source=source, deleted=False).values_list(
+            "pk", "workspace", "name", "aliases", "observed_at"
         )
-    }
+    }  # fmt: skip
+
+
+def _record_state(model: RegisteredModelRecord) -> ModelState:
+    return ModelState(aliases=dict(model.aliases), stages={v.version: v.stage or NO_STAGE for v in model.versions})
+
+
+SYNC_ACTOR = Actor.system("sync")
+
+
+def _record_history(
+    source: MlflowSource,
+    before: dict[tuple[str, str], tuple[int, ModelState, datetime | None]],
+    after: dict[tuple[str, str], ModelState],
+    model_pks: dict[tuple[str, str], int],
+    *,
+    baseline_at: datetime | None,
+    previous_read: datetime | None,
+    read_started: datetime,
+    now: datetime,
+) -> int:
+    """Write the registry's history for what this reading saw: on the source's first registry sync a ``baseline``
+    event per model (what held which alias and stage); afterwards an ``observed`` event per change since the model
+    was last compared (made outside the dashboard, between that reading and this one). Returns how many changes
+    were recorded."""
+    rows: list[RegistryChange] = []
+    recorded = 0
+    if baseline_at is None:
+        for key, state in sorted(after.items()):
+            changes = history.baseline(state)
+            event = audit_record(
+                action="registry.baseline",
+                target_type="registered_model",
+                target_id=model_pks[key],
+                target_text=key[1],
+                actor=SYNC_ACTOR,
+                after={
+                    "source": source.name,
+                    "aliases": state.aliases,
+                    "stages": {str(v): stage for v, stage in sorted(state.stages.items())},
+                    "change": "first seen: " + (", ".join(history.describe(c) for c in changes) or "no alias or stage"),
+                },
+            )
+            rows += [
+                RegistryChange(model_id=model_pks[key], kind=RegistryChange.Kind.BASELINE, field=c.field, name=c.name,
+                               version=c.version, before=c.before, after=c.after, at=now, event=event)
+                for c in changes
+            ]  # fmt: skip
+        MlflowSource.objects.filter(pk=source.pk).update(registry_baseline_at=now)
+        source.registry_baseline_at = now
+    else:
+        for key in sorted(before.keys() | after.keys()):
+            old = before.get(key)
+            since = (old[2] if old is not None else None) or previous_read or baseline_at
+            model_pk = model_pks[key]
+            for change in history.registry_diff(old[1] if old is not None else None, after.get(key)):
+                event = audit_record(
+                    action="registry.observed",
+                    target_type="registered_model",
+                    target_id=model_pk,
+                    target_text=key[1],
+                    actor=SYNC_ACTOR,
+                    after={
+                        "source": source.name,
+                        **change.as_dict(),
+                        "observed_between": [since.isoformat() if since else None, now.isoformat()],
+                        "made_by": "outside the dashboard (MLflow records no user or time for this)",
+                    },
+                )
+                rows.append(
+                    RegistryChange(model_id=model_pk, kind=RegistryChange.Kind.OBSERVED, field=change.field,
+                                   name=change.name, version=change.version, before=change.before,
+                                   after=change.after, at=now, not_before=since, event=event)
+                )  # fmt: skip
+                recorded += 1
+    RegistryChange.objects.bulk_create(rows, batch_size=500)
+    written = [model_pks[key] for key in after]
+    RegisteredModel.objects.filter(pk__in=written).update(observed_at=read_started)
+    return recorded
+
+
+def _write_registry(
+    source: MlflowSource, models: list[RegisteredModelRecord], *, read_started: datetime
+) -> dict[str, int]:
+    """Upsert every registered model and version in one transaction; those MLflow no longer has are marked deleted;
+    and record what changed (``_record_history``). A model with a promotion being written, or written by one since
+    this reading began, is left as the mirror holds it ("deferred": the next sync reads it again). Returns counts."""
+    now = timezone.now()
     with transaction.atomic():
+        # Serialised with a promotion confirming (which takes the same lock) so neither undoes the other.
+        locked = MlflowSource.objects.select_for_update().get(pk=source.pk)
+        baseline_at = locked.registry_baseline_at
+        before = _mirror_states(source)
+        busy = hooks.registry_writes_in_flight(source.pk) | set(
+            RegisteredModel.objects.filter(source=source, mirror_written_at__gte=read_started).values_list(
+                "pk", flat=True
+            )
+        )
+        deferred = {key for key, (pk, _, _) in before.items() if pk in busy}
+        models = [m for m in models if (m.workspace, m.name) not in deferred]
         RegisteredModel.objects.bulk_create(
             [
                 RegisteredModel(
@@ -324,7 +496,8 @@ def _write_registry(source: MlflowSource, models: list[RegisteredModelRecord]) -
             for ws, name, pk in RegisteredModel.objects.filter(source=source).values_list("workspace", "name", "pk")
         }
         live_models = {model_pks[(m.workspace, m.name)] for m in models}
-        RegisteredModel.objects.filter(source=source).exclude(pk__in=live_models).update(
+        kept = live_models | busy
+        RegisteredModel.objects.filter(source=source).exclude(pk__in=kept).update(
             deleted=True, aliases={}, synced_at=now
         )
         versions = [
@@ -382,16 +555,27 @@ def _write_registry(source: MlflowSource, models: list[RegisteredModelRecord]) -
             for pk, model_pk, version in ModelVersion.objects.filter(source=source, deleted=False).values_list(
                 "pk", "model_id", "version"
             )
-            if (model_pk, version) not in live_versions
+            if (model_pk, version) not in live_versions and model_pk not in busy
         ]
         ModelVersion.objects.filter(pk__in=gone).update(deleted=True, aliases=[], synced_at=now)
-    after = {(m.name, v.version): (v.stage or "None", tuple(v.aliases)) for m in models for v in m.versions}
-    changed = sum(1 for key in before.keys() | after.keys() if before.get(key) != after.get(key)) if before else 0
+        after = {(m.workspace, m.name): _record_state(m) for m in models}
+        previous = source.sync_state.get("registry", {}).get("read_at")
+        observed = _record_history(
+            source,
+            {key: value for key, value in before.items() if key not in deferred},
+            after,
+            model_pks,
+            baseline_at=baseline_at,
+            previous_read=datetime.fromisoformat(previous) if previous else None,
+            read_started=read_started,
+            now=now,
+        )
     return {
         "models": len(models),
         "versions": len(versions),
         "versions_deleted": len(gone),
-        "registry_changes": changed,
+        "registry_changes": observed,
+        "registry_deferred": len(deferred),
     }
 
 
@@ -452,6 +636,7 @@ def _sync(source_id: int, *, full: bool, progress: Progress) -> dict[str, int]:
             run_counts, state = _sync_runs_client(source, client, full=full, progress=progress)
         counts.update(run_counts)
         progress(done=counts["runs_seen"], total=counts["runs_seen"], phase="registry")
+        read_started = timezone.now()
         if registry_sql:
             if registry_uri != source.tracking_uri or not tracking_sql:
                 store = stack.enter_context(SqlStore(registry_uri, username=user, password=password))
@@ -463,12 +648,18 @@ def _sync(source_id: int, *, full: bool, progress: Progress) -> dict[str, int]:
         # Every alias is re-read each sync (an alias move touches no timestamp); the mirror is written only when
         # what was read differs from what the last sync wrote.
         digest = _registry_digest(registry)
-        if full or digest != source.sync_state.get("registry", {}).get("digest"):
-            counts.update(_write_registry(source, registry))
+        first = MlflowSource.objects.filter(pk=source.pk, registry_baseline_at__isnull=True).exists()
+        if full or first or digest != source.sync_state.get("registry", {}).get("digest"):
+            counts.update(_write_registry(source, registry, read_started=read_started))
             _link_versions_to_runs(source)
-        elif counts["runs_written"]:
-            _link_versions_to_runs(source)
-        state["registry"] = {"digest": digest}
+            if counts.get("registry_deferred"):
+                digest = ""  # some models were left as they were: the next sync writes them
+        else:
+            # Nothing changed since the last reading: every model was compared with this one too.
+            RegisteredModel.objects.filter(source=source, deleted=False).update(observed_at=read_started)
+            if counts["runs_written"]:
+                _link_versions_to_runs(source)
+        state["registry"] = {"digest": digest, "read_at": read_started.isoformat()}
     _save_state(source, state)
     counts.pop("runs_seen", None)
     return counts
@@ -613,4 +804,106 @@ def run_metric_history(*, run: Run, key: str) -> list[list[Any]]:
             points = mlflow_client.client_metric_history(client, source.tracking_uri, run.run_id, key)
     rows = [list(p) for p in points]
     MetricHistory.objects.update_or_create(run=run, key=key, defaults={"points": rows, "latest_marker": marker})
+    return rows
+
+
+# --- registry writes: what promotions call -----------------------------------------------------------------------
+class RegistrySession:
+    """MLflow's registry of one source, for a promotion: read a model's state, move an alias, move a stage. Every
+    call raises ``client.RegistryUnavailable`` (try again later) or ``client.RegistryRefused``."""
+
+    def __init__(self, source: MlflowSource, client: Any) -> None:
+        self.source = source
+        self.client = client
+        self.uri = source.effective_registry_uri
+
+    def read(self, name: str) -> RegistryState:
+        return mlflow_client.registry_read(self.client, self.uri, name)
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        mlflow_client.registry_set_alias(self.client, self.uri, name, alias, version)
+
+    def set_stage(self, name: str, version: int, stage: str, *, archive_existing: bool) -> None:
+        mlflow_client.registry_set_stage(self.client, self.uri, name, version, stage, archive_existing=archive_existing)
+
+
+@contextmanager
+def registry_session(source: MlflowSource, *, timeout: int = 15) -> Iterator[RegistrySession]:
+    """A session on the source's registry with its credentials set (and MLflow's HTTP limits short: a promotion
+    that cannot reach MLflow stays pending and is retried later). Raises ``RegistryUnavailable`` when a credential
+    variable is unset or the client cannot be made."""
+    try:
+        creds = _credentials(source)
+    except SyncError as exc:
+        raise mlflow_client.RegistryUnavailable(exc.message, hint=exc.hint) from exc
+    with mlflow_client.mlflow_environment(
+        username=creds.get("username", ""),
+        password=creds.get("password", ""),
+        token=creds.get("token", ""),
+        timeout=timeout,
+    ):
+        try:
+            client = mlflow_client.make_client(source.effective_registry_uri, source.effective_registry_uri)
+        except SyncError as exc:
+            raise mlflow_client.RegistryUnavailable(exc.message, hint=exc.hint) from exc
+        yield RegistrySession(source, client)
+
+
+def registry_mirror_promotion(
+    *,
+    model: RegisteredModel,
+    version: int,
+    alias: str,
+    stage: str,
+    archive_existing: bool,
+    confirmed: RegistryState,
+    event: Any,
+    actor: str,
+    reason: str,
+    not_before: datetime | None,
+) -> list[RegistryChange]:
+    """Bring the mirror up to what a confirmed promotion did, in the caller's transaction (the one recording the
+    confirmation), so that no sync takes it for a change made outside the dashboard: ``alias`` now on ``version``
+    and, with a ``stage``, the version in it and (``archive_existing``) the versions MLflow archived out of it.
+    Other differences the re-read ``confirmed`` shows are left for the next sync to observe. Returns the
+    ``promoted`` history rows written."""
+    now = timezone.now()
+    MlflowSource.objects.select_for_update().get(pk=model.source_id)
+    model = RegisteredModel.objects.get(pk=model.pk)
+    versions = {v.version: v for v in ModelVersion.objects.filter(model=model, deleted=False)}
+    changes: list[history.Change] = []
+    old_holder = (model.aliases or {}).get(alias)
+    if old_holder != version:
+        changes.append(
+            history.Change("alias", alias, version, "" if old_holder is None else str(old_holder), str(version))
+        )
+        model.aliases = {**(model.aliases or {}), alias: version}
+        for mv in versions.values():
+            held = set(mv.aliases or [])
+            wanted = held | {alias} if mv.version == version else held - {alias}
+            if wanted != held:
+                mv.aliases = sorted(wanted)
+                mv.save(update_fields=["aliases"])
+    if stage:
+        moved = {version: stage}
+        if archive_existing:
+            moved.update(
+                {v: "Archived" for v, mv in versions.items()
+                 if v != version and mv.stage == stage and confirmed.stages.get(v) == "Archived"}
+            )  # fmt: skip
+        for v, new_stage in sorted(moved.items()):
+            row = versions.get(v)
+            if row is not None and row.stage != new_stage:
+                changes.append(history.Change("stage", "", v, row.stage, new_stage))
+                row.stage = new_stage
+                row.save(update_fields=["stage"])
+    model.mirror_written_at = now
+    model.save(update_fields=["aliases", "mirror_written_at"])
+    rows = [
+        RegistryChange(model=model, kind=RegistryChange.Kind.PROMOTED, field=c.field, name=c.name, version=c.version,
+                       before=c.before, after=c.after, at=now, not_before=not_before, actor=actor[:150],
+                       reason=reason, event=event)
+        for c in changes
+    ]  # fmt: skip
+    RegistryChange.objects.bulk_create(rows)
     return rows
