@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "apps.mlflow_sync",
     "apps.dvc_sync",
     "apps.lineage",
+    "apps.promotions",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +188,38 @@ AUDIT_ANCHOR_INTERVAL_SECONDS: int = _get("AUDIT_ANCHOR_INTERVAL_SECONDS", int, 
 if AUDIT_ANCHOR_INTERVAL_SECONDS < 10:
     raise _bad("AUDIT_ANCHOR_INTERVAL_SECONDS", AUDIT_ANCHOR_INTERVAL_SECONDS, "use 10 seconds or more")
 AUDIT_ANCHOR_FILE: str = _get("AUDIT_ANCHOR_FILE", str, str(VAR_DIR / "audit-anchors.log"))
+
+# --- Promotions -----------------------------------------------------------------------------------------------
+# A promotion MLflow could not be reached for is tried again after 5 s, 10 s, 20 s, … at most this far apart, and
+# given up (failed, nothing written) after PROMOTION_PENDING_MAX_HOURS.
+PROMOTION_RETRY_BASE_SECONDS: int = _get("PROMOTION_RETRY_BASE_SECONDS", int, 5)
+PROMOTION_RETRY_MAX_SECONDS: int = _get("PROMOTION_RETRY_MAX_SECONDS", int, 600)
+PROMOTION_PENDING_MAX_HOURS: int = _get("PROMOTION_PENDING_MAX_HOURS", int, 24)
+# An execution without an outcome for this long is taken as dead (its worker died) and is tried again.
+PROMOTION_STALE_SECONDS: int = _get("PROMOTION_STALE_SECONDS", int, 300)
+PROMOTION_SLOT_WAIT_SECONDS: int = 3
+PROMOTION_MLFLOW_TIMEOUT_SECONDS: int = _get("PROMOTION_MLFLOW_TIMEOUT_SECONDS", int, 15)
+PROMOTION_SWEEP_SECONDS: int = _get("PROMOTION_SWEEP_SECONDS", int, 30)
+for _var in ("PROMOTION_RETRY_BASE_SECONDS", "PROMOTION_RETRY_MAX_SECONDS", "PROMOTION_PENDING_MAX_HOURS",
+             "PROMOTION_STALE_SECONDS", "PROMOTION_MLFLOW_TIMEOUT_SECONDS", "PROMOTION_SWEEP_SECONDS"):  # fmt: skip
+    if globals()[_var] < 1:
+        raise _bad(_var, globals()[_var], "use a positive number")
+
+# --- E-mail (promotion notifications) -------------------------------------------------------------------------
+# EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:password@smtp.example.com:587; unset: printed to the
+# console of the process that sends it.
+if os.environ.get("EMAIL_URL"):
+    try:
+        vars().update(env.email_url("EMAIL_URL"))
+    except Exception as exc:  # django-environ raises several types for a malformed URL
+        raise _bad("EMAIL_URL", "…", str(exc)) from exc
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL: str = _get("DEFAULT_FROM_EMAIL", str, "lineage-dashboard@localhost")
+# The dashboard's address as people reach it: links in e-mails.
+SITE_URL: str = _get("SITE_URL", str, "http://127.0.0.1:8000")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise _bad("SITE_URL", SITE_URL, "start with http:// or https://")
 
 CELERY_BEAT_SCHEDULE = {
     "sync-all-sources": {"task": "apps.core.tasks.sync_all_sources", "schedule": float(SYNC_INTERVAL_SECONDS)},

@@ -16,6 +16,7 @@ urlpatterns = [
     path("mlflow/", include("apps.mlflow_sync.urls")),
     path("data/", include("apps.dvc_sync.urls")),
     path("lineage/", include("apps.lineage.urls")),
+    path("promotions/", include("apps.promotions.urls")),
     path("api/", include("apps.lineage.api.urls")),
     path("", include("apps.core.urls")),
 ]

@@ -43,6 +43,7 @@ def ensure_roles() -> None:
         "apps.mlflow_sync.migrations.0002_permissions",
         "apps.dvc_sync.migrations.0002_permissions",
         "apps.lineage.migrations.0002_permissions",
+        "apps.promotions.migrations.0002_permissions",
     ):
         importlib.import_module(module).forwards(apps, None)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AbstractBaseUser, AbstractUser, AnonymousUser
 
 _request_id: ContextVar[str] = ContextVar("audit_request_id", default="")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -48,7 +48,7 @@ class Actor:
     ``worker``, ``cli:alice``). Shell access to the server is admin access, so a command-line actor is trusted."""
 
     name: str
-    user: AbstractBaseUser | None = None
+    user: AbstractUser | None = None
 
     @classmethod
     def of(cls, user: AbstractBaseUser | AnonymousUser) -> Actor:

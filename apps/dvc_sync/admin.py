@@ -9,7 +9,16 @@ from apps.audit.context import Actor
 from apps.core import services as core_services
 from apps.core.errors import AppError
 from apps.dvc_sync import gitrepo, services
-from apps.dvc_sync.models import DvcSource
+from apps.dvc_sync.models import DvcRemote, DvcSource
+
+
+class DvcRemoteInline(admin.TabularInline):
+    """The remotes the "data retrievable" promotion gate checks (never those named in the repository)."""
+
+    model = DvcRemote
+    extra = 0
+    fields = ("name", "url", "options", "credential_env", "enabled")
+    verbose_name_plural = "DVC remotes the data-retrievable gate checks (set here only; never read from the repository)"
 
 
 class DvcSourceForm(forms.ModelForm):
@@ -32,6 +41,7 @@ class DvcSourceAdmin(admin.ModelAdmin):
     list_filter = ("enabled",)
     search_fields = ("name", "location")
     actions = ["queue_sync"]
+    inlines = [DvcRemoteInline]
 
     # Every add, change and deletion goes through the services, which record it in the audit log.
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
@@ -43,6 +53,13 @@ class DvcSourceAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
         for source in queryset:
             services.dvc_source_delete(source=source, actor=Actor.of(request.user))
+
+    def save_formset(self, request, form, formset, change):  # type: ignore[no-untyped-def]
+        actor = Actor.of(request.user)
+        for remote in formset.save(commit=False):
+            services.dvc_remote_save(remote=remote, actor=actor)
+        for remote in formset.deleted_objects:
+            services.dvc_remote_delete(remote=remote, actor=actor)
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("dvc_sync.sync_dvcsource")

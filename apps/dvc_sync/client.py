@@ -604,3 +604,73 @@ def gto_registry(clone: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         return events, stages, []
     except (GTOException, ValueError, KeyError) as exc:
         return [], [], [Problem("(git tags)", f"GTO could not read the registry tags: {exc}")]
+
+
+# --- remotes: is a data version retrievable? ------------------------------------------------------------------------
+class RemoteUnverifiable(SyncError):
+    """A remote that cannot be checked: unreachable, not readable with the credentials given, or of a kind this
+    installation of DVC cannot read. What it holds is unknown, which is never taken as "present"."""
+
+
+def _remote(url: str, options: dict[str, Any]) -> Any:
+    """DVC's own remote (``dvc.data_cloud.Remote``) for a URL and options an admin configured, with its object
+    databases: ``odb`` for DVC 3 hashes (``files/md5/…``) and ``legacy_odb`` for DVC 2's."""
+    from dvc.data_cloud import Remote
+    from dvc.fs import get_cloud_fs
+
+    try:
+        cls, conf, fs_path = get_cloud_fs({}, url=url, **options)
+        fs = cls(**conf)
+    except ImportError as exc:  # "s3 is supported, but requires 'dvc-s3' to be installed"
+        raise RemoteUnverifiable(f"DVC cannot read {redact_url(url)} here: {exc}.", hint="Install the plugin.") from exc
+    except Exception as exc:  # DVC raises its config errors and the filesystem's own
+        raise RemoteUnverifiable(f"DVC refuses the remote {redact_url(url)}: {exc}") from exc
+    return Remote("check", fs_path, fs, **conf)
+
+
+def _probe(remote: Any, url: str) -> None:
+    """Make sure the remote answers at all: a file system's "no such file" cannot otherwise be told from "cannot
+    reach it" (fsspec's HTTP file system reports both alike)."""
+    fs, root = remote.fs, remote.path
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    try:
+        if protocol == "local":
+            if not fs.isdir(root):
+                raise RemoteUnverifiable(f"The remote folder {root} does not exist on this machine.")
+        elif protocol in ("http", "https", "webdav", "webdavs"):
+            import requests  # the HTTP library DVC and MLflow already bring
+
+            requests.head(url, timeout=10, allow_redirects=False)  # any answer, even 404, proves it is up
+        else:
+            fs.exists(root)
+    except RemoteUnverifiable:
+        raise
+    except Exception as exc:  # connection errors of every file system
+        raise RemoteUnverifiable(f"The remote {redact_url(url)} did not answer: {str(exc)[:300]}") from exc
+
+
+def remote_objects_present(url: str, options: dict[str, Any], hashes: Iterable[str]) -> dict[str, bool]:
+    """For each DVC hash (a file's md5, or ``<md5>.dir`` for a directory, whose listed files must all be present
+    too): whether the remote at ``url`` holds it, in DVC 3's layout or DVC 2's. Raises ``RemoteUnverifiable``
+    when the remote cannot be checked."""
+    from dvc_data.hashfile.hash_info import HashInfo
+    from dvc_data.hashfile.tree import Tree
+
+    remote = _remote(url, options)
+    _probe(remote, url)
+    found: dict[str, bool] = {}
+    try:
+        databases = [remote.odb, remote.legacy_odb]
+        for value in hashes:
+            odb = next((db for db in databases if db.exists(value)), None)
+            if odb is None or not value.endswith(".dir"):
+                found[value] = odb is not None
+                continue
+            tree = Tree.load(odb, HashInfo(odb.hash_name, value))
+            oids = [info.value for _, _, info in tree if info is not None and info.value]
+            found[value] = len(set(odb.oids_exist(oids))) == len(set(oids))
+    except RemoteUnverifiable:
+        raise
+    except Exception as exc:  # permission errors, timeouts, a corrupt .dir listing
+        raise RemoteUnverifiable(f"Reading the remote {redact_url(url)} failed: {str(exc)[:300]}") from exc
+    return found

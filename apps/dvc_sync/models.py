@@ -13,9 +13,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.models import SourceBase
-from apps.core.validators import http_url_validator, is_http_url
+from apps.core.validators import SOURCE_NAME_VALIDATOR, http_url_validator, is_http_url
 
 SHA_RE = re.compile(r"[0-9a-fA-F]{7,64}")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class DvcSource(SourceBase):
@@ -95,6 +96,64 @@ class DvcSource(SourceBase):
             raise ValidationError({"root": "Give the subproject's folder relative to the repository, inside it."})
         self.root = posixpath.normpath(root) if root else ""
         self.location = self.location.strip()
+
+
+class DvcRemote(models.Model):
+    """A DVC remote an admin configured on a source: where the promotion gate "data retrievable" checks that the
+    data versions a model was trained on can be pulled. Remotes named in the repository's ``.dvc/config`` are shown
+    on the pages but never used for this: the dashboard does not fetch URLs it reads from a repository.
+    Credentials are named by environment variable, never stored."""
+
+    source = models.ForeignKey(DvcSource, on_delete=models.CASCADE, related_name="check_remotes")
+    name = models.CharField(max_length=100, validators=[SOURCE_NAME_VALIDATOR])
+    url = models.CharField(
+        max_length=1000,
+        help_text="Where `dvc push` stores the data: an absolute path on this machine, s3://bucket/path, gs://…, "
+        "azure://…, ssh://host/path or https://host/path, without a user name or password.",
+    )
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Other DVC remote options that are not secret, e.g. {"endpointurl": "https://minio:9000"}.',
+    )
+    credential_env = models.JSONField(
+        "credentials (environment variables)",
+        default=dict,
+        blank=True,
+        help_text='DVC remote options read from the environment, by variable name, e.g. {"access_key_id": '
+        '"DVC_S3_KEY", "secret_access_key": "DVC_S3_SECRET"}.',
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "DVC remote for data checks"
+        ordering = ["source__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["source", "name"], name="dvc_remote_source_name")]
+
+    def __str__(self) -> str:
+        return f"{self.source.name}: {self.name}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        url = self.url.strip()
+        self.url = url
+        parts = urlsplit(url) if "://" in url else None
+        if parts is None and not posixpath.isabs(url):
+            errors["url"] = "Give an absolute path or a URL with a scheme (s3://, https://, …)."
+        elif parts is not None and (parts.username or parts.password):
+            errors["url"] = "Put no user name or password in the URL: name their variables under credentials."
+        if not isinstance(self.options, dict) or any(
+            not isinstance(k, str) or k == "url" or not isinstance(v, (str, int, float, bool))
+            for k, v in (self.options or {}).items()
+        ):
+            errors["options"] = 'A JSON object of option names to plain values, such as {"region": "eu-west-1"}.'
+        if not isinstance(self.credential_env, dict) or any(
+            not isinstance(k, str) or not isinstance(v, str) or not ENV_NAME.fullmatch(v)
+            for k, v in (self.credential_env or {}).items()
+        ):
+            errors["credential_env"] = 'A JSON object of option names to variable names: {"password": "DVC_PASS"}.'
+        if errors:
+            raise ValidationError(errors)
 
 
 class Commit(models.Model):

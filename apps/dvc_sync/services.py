@@ -48,6 +48,7 @@ from apps.dvc_sync.models import (
     ArtifactStage,
     Commit,
     DataVersion,
+    DvcRemote,
     DvcSource,
     Pin,
     PipelineGraph,
@@ -123,6 +124,36 @@ def dvc_source_save(*, source: DvcSource, actor: Actor) -> DvcSource:
                 after={k: after[k] for k in changed},
             )
     return source
+
+
+REMOTE_FIELDS = ("name", "url", "options", "credential_env", "enabled")
+
+
+def dvc_remote_save(*, remote: DvcRemote, actor: Actor) -> DvcRemote:
+    """Save a data-check remote edited in the admin, recording ``source.changed`` on its source with the remote
+    before and after. Saving without a change records nothing."""
+    with transaction.atomic():
+        old = DvcRemote.objects.filter(pk=remote.pk).first() if remote.pk else None
+        before = audit_snapshot(old, REMOTE_FIELDS) if old is not None else None
+        remote.save()
+        after = audit_snapshot(remote, REMOTE_FIELDS)
+        if before != after:
+            _record_source(
+                "source.changed",
+                remote.source,
+                actor,
+                before={"remote": before},
+                after={"remote": after},
+            )
+    return remote
+
+
+def dvc_remote_delete(*, remote: DvcRemote, actor: Actor) -> None:
+    with transaction.atomic():
+        before = audit_snapshot(remote, REMOTE_FIELDS)
+        source = remote.source
+        remote.delete()
+        _record_source("source.changed", source, actor, before={"remote": before}, after={"remote": None})
 
 
 def dvc_source_delete(*, source: DvcSource, actor: Actor) -> None:

@@ -20,3 +20,10 @@ class LineageConfig(AppConfig):
             order=10,
             permission="lineage.view_runlineage",
         )
+        registry.register_page_fragment(
+            "model_version_summary",
+            "lineage",
+            url_name="lineage:version_summary",
+            order=10,
+            permission="lineage.view_runlineage",
+        )

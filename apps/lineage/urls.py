@@ -10,6 +10,7 @@ urlpatterns = [
     path(
         "models/<path:name>/versions/<int:version>/graph.json", versions.model_version_graph, name="model_version_graph"
     ),
+    path("versions/<int:pk>/summary/", versions.version_summary, name="version_summary"),
     path("runs/<int:pk>/", versions.run_lineage_fragment, name="run_lineage"),
     path("runs/<int:pk>/graph.json", versions.run_graph, name="run_graph"),
     # data versions (impact), compare

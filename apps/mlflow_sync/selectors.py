@@ -189,14 +189,19 @@ def registry_timeline(model: RegisteredModel, *, limit: int = 500) -> list[Regis
     return list(model.registry_changes.select_related("event").order_by("-at", "-pk")[:limit])
 
 
-def registry_slots(model: RegisteredModel) -> list[tuple[str, str]]:
+def registry_slots(model: RegisteredModel, changes: list[RegistryChange] | None = None) -> list[tuple[str, str]]:
     """The alias and stage slots the model's history knows, as (field, name): aliases first (production and
-    staging before the others), then the stages ever held."""
-    seen = set(
-        model.registry_changes.filter(field__in=[RegistryChange.Field.ALIAS, RegistryChange.Field.STAGE])
-        .values_list("field", "name", "after")
-        .distinct()
-    )
+    staging before the others), then the stages ever held. From ``changes`` when they are the whole history (no
+    query), else one query."""
+    if changes is not None:
+        seen = {(c.field, c.name, c.after) for c in changes}
+    else:
+        seen = set(
+            model.registry_changes.filter(field__in=[RegistryChange.Field.ALIAS, RegistryChange.Field.STAGE])
+            .order_by()
+            .values_list("field", "name", "after")
+            .distinct()
+        )
     aliases = {name for field, name, _ in seen if field == RegistryChange.Field.ALIAS} | set(model.aliases or {})
     stages = {after for field, _, after in seen if field == RegistryChange.Field.STAGE and after not in ("", "None")}
     first = ["production", "staging"]

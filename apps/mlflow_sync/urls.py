@@ -11,4 +11,5 @@ urlpatterns = [
     path("experiments/", views.experiment_list, name="experiment_list"),
     path("models/", views.model_list, name="model_list"),
     path("models/<int:pk>/", views.model_detail, name="model_detail"),
+    path("models/<int:pk>/history.json", views.model_history, name="model_history"),
 ]

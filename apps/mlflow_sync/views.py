@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
@@ -9,8 +10,12 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
+from apps.audit import links
+from apps.core import registry
 from apps.core.errors import AppError
 from apps.mlflow_sync import selectors, services
 from apps.mlflow_sync.filters import FilterError
@@ -161,6 +166,42 @@ def model_list(request: HttpRequest) -> HttpResponse:
     return render(request, "mlflow_sync/model_list.html", {"models": models})
 
 
+def _moment(value: str) -> datetime | None:
+    """A ``datetime-local`` value (``2026-12-01T14:30``), in the site's time zone, or an ISO time with its offset."""
+    parsed = parse_datetime(value.strip()) if value else None
+    if parsed is None:
+        return None
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+def _held_at(request: HttpRequest, model: RegisteredModel, slots: list[tuple[str, str]]) -> dict[str, Any]:
+    """The answer to "which version held this slot at that moment" when the page was asked (``?at=&slot=``)."""
+    raw_at = request.GET.get("at", "")[:40]
+    raw_slot = request.GET.get("slot", "alias:production")[:300]
+    answer: dict[str, Any] = {"at_value": raw_at, "slot_value": raw_slot}
+    if not raw_at:
+        return answer
+    moment = _moment(raw_at)
+    field, _, name = raw_slot.partition(":")
+    if moment is None or field not in ("alias", "stage") or not name:
+        answer["error"] = "Give a date and time, and choose an alias or a stage."
+        return answer
+    holder = selectors.registry_holder_at(model=model, field=field, name=name, at=moment)
+    versions = {v.version: v for v in model.versions.all()}
+    answer.update(
+        holder=holder,
+        holder_versions=[versions[v] for v in holder.versions if v in versions],
+        fragments=[
+            {"name": f.name, "url": reverse(f.url_name, args=[versions[v].pk]), "version": v}
+            for v in holder.versions
+            if v in versions
+            for f in registry.page_fragments("model_version_summary")
+            if not f.permission or request.user.has_perm(f.permission)
+        ],
+    )
+    return answer
+
+
 @require_GET
 @permission_required("mlflow_sync.view_registeredmodel", raise_exception=True)
 def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -172,6 +213,9 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     aliases = sorted(model.aliases.items(), key=lambda kv: kv[0])
     # Links to MLflow's UI from the admin's UI URL only; nothing in MLflow's data names where they lead.
     version_rows = [(v, model.source.model_version_ui_url(model.name, v.version)) for v in versions]
+    changes = selectors.registry_timeline(model, limit=HISTORY_SHOWN)
+    slots = selectors.registry_slots(model, changes if len(changes) < HISTORY_SHOWN else None)
+    timeline = [(change, links.target_url(change.event.target_type, change.event.target_id)) for change in changes]
     context: dict[str, Any] = {
         "model": model,
         "versions": versions,
@@ -179,5 +223,47 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "mlflow_links": any(url for _, url in version_rows),
         "aliases": aliases,
         "tags": sorted(model.tags.items()),
+        "timeline": timeline,
+        "history_shown": HISTORY_SHOWN,
+        "slots": slots,
+        "held": _held_at(request, model, slots),
+        "known_since": model.source.registry_baseline_at,
+        "can_see_audit": request.user.has_perm("audit.view_auditevent"),
+        "history_url": reverse("mlflow_sync:model_history", args=[model.pk]),
     }
     return render(request, "mlflow_sync/model_detail.html", context)
+
+
+HISTORY_SHOWN = 200
+
+
+@require_GET
+@permission_required("mlflow_sync.view_registeredmodel", raise_exception=True)
+def model_history(request: HttpRequest, pk: int) -> JsonResponse:
+    """The model's registry history as spans (slot, version, start, end) for the timeline chart."""
+    try:
+        model = RegisteredModel.objects.select_related("source").get(pk=pk)
+    except RegisteredModel.DoesNotExist:
+        return JsonResponse({"error": "No such model."}, status=404)
+    spans = selectors.registry_spans(model)
+    return JsonResponse(
+        {
+            "model": model.name,
+            "known_since": model.source.registry_baseline_at,
+            "now": timezone.now(),
+            "slots": [
+                f"@{name}" if field == "alias" else f"stage {name}" for field, name in selectors.registry_slots(model)
+            ],
+            "spans": [
+                {
+                    "slot": f"@{s.name}" if s.field == "alias" else f"stage {s.name}",
+                    "version": s.version,
+                    "start": s.start,
+                    "end": s.end,
+                    "not_before": s.start_not_before,
+                    "how": s.how,
+                }
+                for s in spans
+            ],
+        }
+    )

@@ -144,6 +144,10 @@ def test_the_commit_list_links_each_commit_with_flat_queries(
     assert 'aria-label="View commit in git.example.com"' in body
 
 
+# The admin's form of a DVC source carries the inline of its data-check remotes; none here.
+NO_REMOTES = {"check_remotes-TOTAL_FORMS": "0", "check_remotes-INITIAL_FORMS": "0"}
+
+
 def test_the_admin_form_saves_a_web_url_and_refuses_one_with_credentials(
     db: None, settings, tmp_path: Path, demo_repo: DemoRepo
 ) -> None:
@@ -153,7 +157,7 @@ def test_the_admin_form_saves_a_web_url_and_refuses_one_with_credentials(
     client.force_login(admin)
     source, _ = dvc_source_add(name="demo", location=str(demo_repo.path))
     url = f"/admin/dvc_sync/dvcsource/{source.pk}/change/"
-    form = {"name": "demo", "location": str(demo_repo.path), "root": "", "refs": "", "enabled": "on"}
+    form = {"name": "demo", "location": str(demo_repo.path), "root": "", "refs": "", "enabled": "on", **NO_REMOTES}
     resp = client.post(url, {**form, "web_url": "https://ci:token@git.example.com/org/repo"})
     assert resp.status_code == 200 and "Put no user name or password in the URL" in resp.content.decode()
     assert client.post(url, {**form, "web_url": BASE}).status_code == 302

@@ -79,7 +79,15 @@ def test_the_users_work_tree_is_never_touched(repo: Path) -> None:
 def test_the_admin_refuses_a_path_that_is_not_a_git_repository(admin_client: Client, tmp_path: Path) -> None:
     resp = admin_client.post(
         "/admin/dvc_sync/dvcsource/add/",
-        {"name": "plain", "location": str(tmp_path), "root": "", "refs": "", "enabled": "on"},
+        {
+            "name": "plain",
+            "location": str(tmp_path),
+            "root": "",
+            "refs": "",
+            "enabled": "on",
+            "check_remotes-TOTAL_FORMS": "0",
+            "check_remotes-INITIAL_FORMS": "0",
+        },
     )
     assert resp.status_code == 200
     assert "is not a git repository" in resp.content.decode()

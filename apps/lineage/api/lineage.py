@@ -22,6 +22,7 @@ from apps.lineage.api.serializers import (
     ErrorSerializer,
     ImpactSerializer,
     LineageSerializer,
+    ReceiptAtSerializer,
     ReceiptSerializer,
     RunLineageSerializer,
     RunSerializer,
@@ -116,12 +117,82 @@ def model_version_lineage(request: Request, name: str, version: int) -> Response
     )
 
 
+_AT = OpenApiParameter(
+    "at",
+    OpenApiTypes.DATETIME,
+    description="A past moment, ISO-8601 with its zone (`2026-12-01T14:00:00Z`, or an offset URL-encoded as `%2B01:00`):"
+    " which version held the alias then. Before the first sync: 200 with `version` null and `known_since`.",
+)
+
+
+def _moment(raw: str) -> Any:
+    """The ``?at=`` time, or a 400 saying what is wrong with it."""
+    from django.utils.dateparse import parse_datetime
+    from rest_framework.exceptions import ValidationError
+
+    text = raw.strip()
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        moment = None
+    if moment is None:
+        hint = " (a '+' in a URL reads as a space: write the offset as %2B01:00)" if " " in text else ""
+        raise ValidationError({"detail": f"?at={raw!r} is not an ISO-8601 time such as 2026-12-01T14:00:00Z{hint}."})
+    if moment.tzinfo is None:
+        raise ValidationError({"detail": f"?at={raw!r} has no time zone: add Z for UTC or an offset such as %2B01:00."})
+    return moment
+
+
+def _receipt_at(request: Request, name: str, alias: str, raw: str) -> Response:
+    from apps.mlflow_sync.selectors import registry_holder_at
+
+    moment = _moment(raw)
+    model = selectors.registered_model_get(name=name, source=request.query_params.get("source", ""))
+    if model is None:
+        raise NotFound(f"No registered model {name!r} in the mirror.")
+    holder = registry_holder_at(model=model, field="alias", name=alias, at=moment)
+    found = None
+    if holder.version is not None:
+        try:
+            found = selectors.model_version_get(name=name, version=holder.version, source=model.source.name)
+        except ModelVersion.DoesNotExist:
+            found = None
+    if holder.known and holder.version is None:
+        raise NotFound(f"No version of model {name!r} held the alias {alias!r} at {moment.isoformat()}.")
+    verdict = selectors.version_verdict(found).verdict if found is not None else None
+    return Response(
+        ReceiptAtSerializer(
+            {
+                "model": model.name,
+                "alias": alias,
+                "at": moment,
+                "version": holder.version,
+                "run_id": (found.run.run_id if found.run is not None else found.mlflow_run_id) if found else None,
+                "verdict": verdict,
+                "lineage_url": request.build_absolute_uri(selectors.model_version_url(found)) if found else None,
+                "known_since": holder.known_since,
+                "since": holder.since.at if holder.since else None,
+                "how": holder.since.kind if holder.since else None,
+                "uncertain": [
+                    {"version": int(c.after) if c.after else None, "not_before": c.not_before, "seen_at": c.at}
+                    for c in holder.uncertain
+                ],
+            }
+        ).data
+    )
+
+
 @extend_schema(
-    responses={200: ReceiptSerializer, 404: ErrorSerializer},
-    summary="The receipt a CI/CD pipeline gates on: which version holds the alias now, and its lineage verdict",
+    responses={200: ReceiptSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    parameters=[_AT, _SOURCE],
+    summary="The receipt a CI/CD pipeline gates on: which version holds the alias now (or held it at ?at=), and its "
+    "lineage verdict",
 )
 @api_get(VIEW)
 def alias_receipt(request: Request, name: str, alias: str) -> Response:
+    raw_at = request.query_params.get("at")
+    if raw_at is not None:
+        return _receipt_at(request, name, alias, raw_at)
     try:
         found = selectors.model_version_by_alias(name=name, alias=alias)
     except ModelVersion.DoesNotExist:

@@ -66,6 +66,32 @@ class ReceiptSerializer(serializers.Serializer):
     lineage_url = serializers.URLField()
 
 
+class UncertainChangeSerializer(serializers.Serializer):
+    version = serializers.IntegerField(allow_null=True, help_text="The holder after this change (null: removed).")
+    not_before = serializers.DateTimeField(help_text="The change happened after this (the previous sync).")
+    seen_at = serializers.DateTimeField(help_text="…and before this (the sync that saw it).")
+
+
+class ReceiptAtSerializer(serializers.Serializer):
+    """The receipt at a past moment (``?at=``): which version held the alias then, as far as the dashboard knows."""
+
+    model = serializers.CharField()
+    alias = serializers.CharField()
+    at = serializers.DateTimeField()
+    version = serializers.IntegerField(allow_null=True, help_text="null: the moment is before the first sync.")
+    run_id = serializers.CharField(allow_null=True)
+    verdict = serializers.ChoiceField(choices=Verdict.values, allow_null=True)
+    lineage_url = serializers.URLField(allow_null=True)
+    known_since = serializers.DateTimeField(
+        allow_null=True, help_text="The first registry sync: MLflow keeps no history of alias moves before it."
+    )
+    since = serializers.DateTimeField(allow_null=True, help_text="When the change that made it hold was seen.")
+    how = serializers.CharField(allow_null=True, help_text="baseline, observed or promoted")
+    uncertain = UncertainChangeSerializer(
+        many=True, help_text="Changes seen later that may already have happened at that moment (sync precision)."
+    )
+
+
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 

@@ -50,6 +50,15 @@ def model_version_get(*, name: str, version: int, source: str = "") -> ModelVers
     return found
 
 
+def registered_model_get(*, name: str, source: str = "") -> RegisteredModel | None:
+    """The live registered model ``name`` (in the MLflow source named ``source`` when given; else the first source
+    by name), with its source; None when the mirror has none."""
+    query = RegisteredModel.objects.select_related("source").filter(name=name, deleted=False)
+    if source:
+        query = query.filter(source__name=source)
+    return query.order_by("source__name").first()
+
+
 def model_version_by_alias(*, name: str, alias: str) -> ModelVersion:
     """The version of model ``name`` holding ``alias`` now, as the last sync saw it. Raises
     ``ModelVersion.DoesNotExist`` when no version holds it."""

@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from apps.core import registry
 from apps.lineage import figures, selectors
 from apps.lineage.models import LineageLink, ReproRule, RunLineage, Verdict
 from apps.mlflow_sync.models import ModelVersion, Run
@@ -179,9 +180,19 @@ def model_version(request: HttpRequest, name: str, version: int) -> HttpResponse
             if n != found.version
         ],
         "all_links_url": "?" + urlencode({**request.GET.dict(), "links": "all"}) + "#data-versions",
+        "fragments": _fragments(request, "model_version", found.pk),
         **_run_context(run, lineage, links, links_total),
     }
     return render(request, "lineage/model_version.html", context)
+
+
+def _fragments(request: HttpRequest, page: str, pk: int) -> list[dict[str, str]]:
+    """The fragments other apps serve for this page (the promotion panel), for the user's permissions."""
+    return [
+        {"name": f.name, "url": reverse(f.url_name, args=[pk])}
+        for f in registry.page_fragments(page)
+        if not f.permission or request.user.has_perm(f.permission)
+    ]
 
 
 # The graph's figure (its layout is most of a second for a few hundred nodes) is kept this long at most; a recompute
@@ -251,6 +262,33 @@ def run_graph(request: HttpRequest, pk: int) -> HttpResponse:
     versions = selectors.run_model_versions(run)
     stamps = ["run", *_run_stamps(run), *((v.pk, v.model.name, v.version, v.synced_at) for v in versions)]
     return _graph_json(stamps, lambda: selectors.lineage_view(run, versions).graph)
+
+
+SUMMARY_LINKS = 10
+
+
+@require_GET
+@permission_required(PERMISSION, raise_exception=True)
+def version_summary(request: HttpRequest, pk: int) -> HttpResponse:
+    """A model version's verdict and the data it was trained on, in short: the fragment other pages load (the
+    model page's "which version held it then")."""
+    try:
+        found = selectors.with_verdicts(ModelVersion.objects.filter(pk=pk)).get()
+    except ModelVersion.DoesNotExist:
+        raise Http404("No such model version.") from None
+    links, total = selectors.run_links_shown(found.run, limit=SUMMARY_LINKS) if found.run is not None else ([], 0)
+    verdict = selectors.version_verdict(found)
+    return render(
+        request,
+        "lineage/partials/version_summary.html",
+        {
+            "mv": found,
+            "verdict": verdict,
+            "link_rows": _link_rows(links),
+            "links_total": total,
+            "page_url": selectors.model_version_url(found),
+        },
+    )
 
 
 def home_panel_context(user: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """``manage.py run_scheduler``: the embedded scheduler that ``make run`` starts beside the server.
 
 Without Redis there is no Celery worker or beat, so this small loop runs the same periodic jobs as
-``CELERY_BEAT_SCHEDULE`` and the syncs queued by the "Sync now" button.
+``CELERY_BEAT_SCHEDULE``, the syncs queued by the "Sync now" button, and the queues other apps register (the
+promotions waiting to be written to MLflow).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from django.utils.module_loading import import_string
 
-from apps.core import services
+from apps.core import registry, services
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,11 @@ class Command(BaseCommand):
         while not stopping:
             try:
                 services.sync_run_queued()
+                for name, poll in registry.queue_pollers():
+                    try:
+                        poll()
+                    except Exception:  # one queue's failure must not stop the others
+                        logger.exception("queue %s failed", name)
                 now = time.monotonic()
                 for name, entry in entries.items():
                     every = entry["schedule"]
