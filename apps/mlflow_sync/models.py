@@ -340,4 +340,10 @@ class RegistryChange(models.Model):
     def __str__(self) -> str:
         from apps.mlflow_sync.history import Change, describe
 
+        if self.kind == self.Kind.BASELINE:  # what held what when first seen, not a move
+            return (
+                f"@{self.name} on v{self.after}"
+                if self.field == self.Field.ALIAS
+                else f"v{self.version} in {self.after}"
+            )
         return describe(Change(self.field, self.name, self.version, self.before, self.after))
