@@ -80,6 +80,10 @@ def baseline(state: ModelState) -> list[Change]:
     return [c for c in registry_diff(ModelState(), state) if c.field in ("alias", "stage")]
 
 
+def _stage(stage: str) -> str:
+    return "no stage" if stage in ("", NO_STAGE) else stage
+
+
 def describe(change: Change) -> str:
     """A change in words, e.g. ``@production: v3 → v4``, ``v4: Staging → Production``, ``v7 registered``."""
     if change.field == "alias":
@@ -87,7 +91,7 @@ def describe(change: Change) -> str:
         now = f"v{change.after}" if change.after else "removed"
         return f"@{change.name}: {was} → {now}"
     if change.field == "stage":
-        return f"v{change.version}: {change.before} → {change.after}"
+        return f"v{change.version}: {_stage(change.before)} → {_stage(change.after)}"
     if change.field == "version":
         return f"v{change.version} {change.after}"
     return f"model {change.after}"

@@ -22,13 +22,28 @@
       var data = res.body;
       if (!data.spans.length) { note.textContent = "No alias or stage has been held since the first sync."; return; }
       var now = new Date(data.now).getTime();
-      var slots = data.slots.map(esc);
-      var versions = Array.from(new Set(data.spans.map(function (s) { return s.version; }))).sort(function (a, b) { return a - b; });
+      // Archived collects every retired version: the table below lists it; the chart shows what serves.
+      var spans = data.spans.filter(function (s) { return s.slot !== "stage Archived"; });
+      // A stage can hold several versions at once: each gets a lane (a row) of its own within its slot.
+      var lanes = {};
+      spans.sort(function (a, b) { return new Date(a.start) - new Date(b.start); }).forEach(function (s) {
+        var ends = lanes[s.slot] = lanes[s.slot] || [];
+        var start = new Date(s.start).getTime(), end = s.end ? new Date(s.end).getTime() : now;
+        var lane = ends.findIndex(function (e) { return e <= start; });
+        if (lane < 0) { lane = ends.length; ends.push(end); } else { ends[lane] = end; }
+        s.row = esc(s.slot) + (lane ? " (" + (lane + 1) + ")" : "");
+      });
+      var slots = [];
+      data.slots.forEach(function (slot) {
+        (lanes[slot] || []).forEach(function (_, lane) { slots.push(esc(slot) + (lane ? " (" + (lane + 1) + ")" : "")); });
+      });
+      if (!spans.length) { note.textContent = "No alias or stage has been held since the first sync."; return; }
+      var versions = Array.from(new Set(spans.map(function (s) { return s.version; }))).sort(function (a, b) { return a - b; });
       var traces = versions.map(function (version, i) {
-        var mine = data.spans.filter(function (s) { return s.version === version; });
+        var mine = spans.filter(function (s) { return s.version === version; });
         return {
           type: "bar", orientation: "h", name: "v" + version,
-          y: mine.map(function (s) { return esc(s.slot); }),
+          y: mine.map(function (s) { return s.row; }),
           base: mine.map(function (s) { return new Date(s.start).toISOString(); }),
           x: mine.map(function (s) { return (s.end ? new Date(s.end).getTime() : now) - new Date(s.start).getTime(); }),
           text: mine.map(function () { return "v" + version; }), textposition: "inside", insidetextanchor: "middle",

@@ -73,7 +73,7 @@ def test_truncate_is_refused_on_postgresql() -> None:
     _events(1)
     _sql("SET CONSTRAINTS ALL IMMEDIATE")  # the test's own insert would otherwise leave a deferred FK check pending
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        _sql("TRUNCATE audit_auditevent")
+        _sql("TRUNCATE audit_auditevent CASCADE")
     assert AuditEvent.objects.count() == 1
 
 

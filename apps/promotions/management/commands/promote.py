@@ -2,7 +2,7 @@
 
 The same service as the model version page and the admin action. Without ``--user`` the actor is recorded as
 ``cli:<os user>`` (shell access to the server is admin access); with it, that user's permission is checked. The
-command waits for the outcome and exits 0 confirmed, 2 conflict, 3 refused by a gate or permission, 4 still
+command runs the execution itself (it is no web request) and waits for the outcome and exits 0 confirmed, 2 conflict, 3 refused by a gate or permission, 4 still
 pending (MLflow unreachable, it will be retried; or waiting for a second approver), 1 failed, printing which.
 """
 
@@ -12,7 +12,6 @@ import time
 from argparse import ArgumentParser
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -85,15 +84,14 @@ class Command(BaseCommand):
         return Actor.of(user)
 
     def _wait(self, promotion: Promotion, seconds: float, actor: Actor) -> Promotion:
-        """Until the promotion leaves pending/executing or ``seconds`` pass. Without Redis it runs the execution
-        here; with Redis the worker does and this only watches."""
+        """Until the promotion leaves pending/executing or ``seconds`` pass, running the execution here whenever it
+        is due (a worker may take it first: the slot lets only one of them write)."""
         deadline = time.monotonic() + seconds
         cli = Actor(name=actor.name if actor.is_cli else f"cli:{actor.name}")
         while promotion.status in (Promotion.Status.PENDING, Promotion.Status.EXECUTING):
-            if settings.CELERY_TASK_ALWAYS_EAGER:
-                promotion = services.promotion_execute(promotion.pk, actor=cli) or promotion
-                if promotion.status != Promotion.Status.PENDING:
-                    break
+            promotion = services.promotion_execute(promotion.pk, actor=cli) or promotion
+            if promotion.status not in (Promotion.Status.PENDING, Promotion.Status.EXECUTING):
+                break
             promotion.refresh_from_db()
             due = promotion.next_attempt_at
             pause = (due - timezone.now()).total_seconds() if due else 0.5
