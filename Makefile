@@ -1,4 +1,5 @@
-# The lineage dashboard's two commands (see README): `make run` and `make test`. `make bench` measures the sync.
+# The lineage dashboard's two commands (see README): `make run` and `make test`. `make bench` measures the sync, the
+# lineage pages, promotions and the audit log's verification.
 SHELL := /bin/bash
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -49,6 +50,8 @@ bench: setup
 	DATABASE_URL=$(BENCH_DB) $(BIN)/python manage.py bench_mlflow $(BENCH_ARGS)
 	DATABASE_URL=$(BENCH_DB) $(BIN)/python manage.py bench_dvc $(DVC_BENCH_ARGS)
 	DATABASE_URL=$(BENCH_DB) $(BIN)/python manage.py bench_lineage $(LINEAGE_BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DB) $(BIN)/python manage.py bench_promotions $(PROMOTION_BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DB) $(BIN)/python manage.py bench_audit $(AUDIT_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

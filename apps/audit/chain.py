@@ -60,8 +60,15 @@ class ChainReport:
 
 
 def _at(value: Any) -> str:
-    """A stored time as canonical text: SQLite gives naive UTC (or its text), PostgreSQL an aware datetime."""
+    """A stored time as canonical text. ``selectors`` reads SQLite's naive UTC text (``2026-12-07 22:48:18.123456``)
+    and PostgreSQL's time already formatted as canonical text; anything else is parsed."""
     if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}+00:00"
+        if len(value) == 19 and value[10] == " ":  # a whole second: SQLite's text has no fraction
+            return f"{value[:10]}T{value[11:]}.000000+00:00"
+        if len(value) == 32 and value[10] == "T" and value.endswith("+00:00"):
+            return value
         parsed = parse_datetime(value)
         if parsed is None:
             raise ValueError(f"unreadable time {value!r}")
@@ -71,8 +78,18 @@ def _at(value: Any) -> str:
     return canonical.iso(value)
 
 
+# The standard library's decoder, not a faster one: orjson, say, reads an integer beyond 64 bits as a float.
+_DECODE = json.JSONDecoder().decode
+
+
 def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, (str, bytes, bytearray)) else value
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode("utf-8")
+    return _DECODE(value) if isinstance(value, str) else value
+
+
+# The canonical form (``canonical.canonical``) with one encoder made once: a million events each pay for dumps().
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def verify_rows(rows: Iterable[Sequence[Any]], *, anchors: Sequence[Anchor] = ()) -> ChainReport:
@@ -81,7 +98,6 @@ def verify_rows(rows: Iterable[Sequence[Any]], *, anchors: Sequence[Anchor] = ()
     wanted = {anchor.seq: anchor for anchor in anchors}
     expected_seq = 1
     prev = GENESIS_HASH
-    dumps = json.dumps
     for row in rows:
         seq, at, actor_id, actor, action, ttype, tid, ttext, before, after, reason, req, prev_hash, digest = row
         if seq != expected_seq:
@@ -97,13 +113,12 @@ def verify_rows(rows: Iterable[Sequence[Any]], *, anchors: Sequence[Anchor] = ()
             report.problem = "its prev_hash is not the hash of the event before it (an event was removed or reordered)"
             return report
         try:
-            body = dumps(
+            body = _ENCODE(
                 {
                     "seq": seq, "at": _at(at), "actor_id": actor_id, "actor": actor, "action": action,
                     "target_type": ttype, "target_id": tid, "target_text": ttext, "before": _json(before),
                     "after": _json(after), "reason": reason, "request_id": req,
-                },
-                sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                }
             )  # fmt: skip
         except (TypeError, ValueError) as exc:
             report.bad_seq = seq

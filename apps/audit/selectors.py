@@ -79,8 +79,16 @@ def chain_head() -> tuple[int, str] | None:
 def _rows(from_seq: int, batch: int) -> Iterator[Sequence[Any]]:
     """Every row from ``from_seq`` on in sequence order, read in keyset batches (no cursor held across batches, so
     a long verification does not pin a snapshot or block writers)."""
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
+    qn = connection.ops.quote_name
+    table = qn(AuditEvent._meta.db_table)
+    # The time as text in the form chain._at takes without parsing: SQLite's stored UTC text; on PostgreSQL the
+    # canonical form itself.
+    at = (
+        "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+        if connection.vendor == "postgresql"
+        else "CAST(at AS TEXT)"
+    )
+    columns = ", ".join(at if c == "at" else qn(c) for c in COLUMNS)
     sql = f"SELECT {columns} FROM {table} WHERE seq >= %s ORDER BY seq LIMIT %s"  # noqa: S608 - names, not input
     start = from_seq
     with connection.cursor() as cursor:
