@@ -525,7 +525,7 @@ def promotion_execute(promotion_id: int, *, actor: Actor | None = None) -> Promo
 def promotion_sweep(*, actor: Actor | None = None, run: bool = False, limit: int = 20) -> list[int]:
     """The sweeper: release promotions whose execution stopped without an outcome (no progress for
     ``PROMOTION_STALE_SECONDS``: the worker died) back to ``pending``; fail pending ones older than
-    ``PROMOTION_PENDING_MAX_HOURS``; and return the ids of pending promotions that are due, oldest first (with
+    ``PROMOTION_PENDING_MAX_HOURS`` (MLflow unreachable all that time; a sync then records whatever MLflow holds); and return the ids of pending promotions that are due, oldest first (with
     ``run``, execute them here: the embedded scheduler and the ``promote`` command do)."""
     actor = actor or Actor.system("sweeper")
     now = timezone.now()
@@ -542,17 +542,22 @@ def promotion_sweep(*, actor: Actor | None = None, run: bool = False, limit: int
                 )  # fmt: skip
     expiry = now - timedelta(hours=settings.PROMOTION_PENDING_MAX_HOURS)
     expired = Promotion.objects.select_related("model").filter(
-        Q(decided_at__isnull=True, requested_at__lt=expiry) | Q(decided_at__lt=expiry),
-        status=Status.PENDING,
-        write_started_at__isnull=True,
+        Q(decided_at__isnull=True, requested_at__lt=expiry) | Q(decided_at__lt=expiry), status=Status.PENDING
     )
     for promotion in expired:
-        with transaction.atomic():
+        hours = settings.PROMOTION_PENDING_MAX_HOURS
+        if promotion.write_started_at is None:
             outcome = (
-                f"Not written: MLflow could not be reached for {settings.PROMOTION_PENDING_MAX_HOURS} hours "
+                f"Not written: MLflow could not be reached for {hours} hours "
                 f"({promotion.last_error or 'no attempt made'}). Request it again."
             )
-            if Promotion.objects.filter(pk=promotion.pk, status=Status.PENDING, write_started_at__isnull=True).update(
+        else:
+            outcome = (
+                f"Not confirmed: MLflow could not be reached for {hours} hours after the write began "
+                f"({promotion.last_error}). MLflow may hold part of it; the next sync records what it holds."
+            )
+        with transaction.atomic():
+            if Promotion.objects.filter(pk=promotion.pk, status=Status.PENDING).update(
                 status=Status.FAILED, finished_at=now, outcome=outcome
             ):
                 _record(promotion, "promotion.failed", actor, after={"status": Status.FAILED, "outcome": outcome})

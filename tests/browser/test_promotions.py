@@ -92,4 +92,25 @@ def test_promote_to_production_from_the_model_version_page(demo_copy: Demo, page
     expect(page.locator(".version-summary")).to_contain_text("data/customers.csv")  # what it was trained on
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "promotions-model-history")
+
+    page.goto("/")
+    expect(page.locator(".card", has_text="Promotions")).to_contain_text(f"{MODEL} v{verified} → Production")
+    shot(page, "promotions-home")
+
+    # An auditor follows it in the audit log: the promotion's events, and one event with its place in the chain.
+    page.context.clear_cookies()
+    login(page, _user("audrey", "auditor"), "pw-audrey")
+    page.goto("/audit/")
+    page.locator("select[name=action]").select_option("promotion.")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(".audit-table")).to_contain_text("promotion.confirmed")
+    expect(page.locator(".audit-table")).not_to_contain_text("sync.succeeded")
+    shot(page, "audit-log-promotions")
+    page.locator(".audit-table a", has_text=f"{MODEL} v{verified}").first.click()
+    expect(page.locator("h1")).to_contain_text("Promotion #")  # the target opens the promotion's page
+    page.goto("/audit/")
+    page.locator(".audit-table tbody tr", has_text="promotion.confirmed").locator("td.num a").click()
+    expect(page.locator(".hash").first).to_be_visible()
+    expect(page.locator("pre.json").first).to_contain_text("alias_version")
+    shot(page, "audit-event")
     assert not errors, errors

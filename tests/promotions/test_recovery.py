@@ -123,3 +123,18 @@ def test_a_sync_during_a_write_leaves_the_model_alone(registry: Registry, approv
     registry.sync()
     assert not AuditEvent.objects.filter(action="registry.observed", target_text=registry.name).exists()
     assert registry.model.aliases["production"] == 3
+
+
+@pytest.mark.django_db
+def test_a_promotion_mlflow_never_answered_for_is_given_up(registry: Registry, approver: User, settings) -> None:  # type: ignore[no-untyped-def]
+    promotion = promotion_request(
+        version=registry.version(3), target="production", reason="r", actor=Actor.of(approver)
+    )
+    Promotion.objects.filter(pk=promotion.pk).update(
+        requested_at=timezone.now() - timedelta(hours=settings.PROMOTION_PENDING_MAX_HOURS + 1),
+        attempts=9, last_error="Cannot reach the MLflow server", next_attempt_at=timezone.now() + timedelta(minutes=5),
+    )  # fmt: skip
+    promotion_sweep(run=True)
+    promotion.refresh_from_db()
+    assert promotion.status == "failed" and "could not be reached for 24 hours" in promotion.outcome
+    assert registry.alias("production") == 1
