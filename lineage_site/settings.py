@@ -191,7 +191,7 @@ AUDIT_ANCHOR_FILE: str = _get("AUDIT_ANCHOR_FILE", str, str(VAR_DIR / "audit-anc
 
 # --- Promotions -----------------------------------------------------------------------------------------------
 # A promotion MLflow could not be reached for is tried again after 5 s, 10 s, 20 s, … at most this far apart, and
-# given up (failed, nothing written) after PROMOTION_PENDING_MAX_HOURS.
+# given up (failed) after PROMOTION_PENDING_MAX_HOURS.
 PROMOTION_RETRY_BASE_SECONDS: int = _get("PROMOTION_RETRY_BASE_SECONDS", int, 5)
 PROMOTION_RETRY_MAX_SECONDS: int = _get("PROMOTION_RETRY_MAX_SECONDS", int, 600)
 PROMOTION_PENDING_MAX_HOURS: int = _get("PROMOTION_PENDING_MAX_HOURS", int, 24)
@@ -200,6 +200,9 @@ PROMOTION_STALE_SECONDS: int = _get("PROMOTION_STALE_SECONDS", int, 300)
 PROMOTION_SLOT_WAIT_SECONDS: int = 3
 PROMOTION_MLFLOW_TIMEOUT_SECONDS: int = _get("PROMOTION_MLFLOW_TIMEOUT_SECONDS", int, 15)
 PROMOTION_SWEEP_SECONDS: int = _get("PROMOTION_SWEEP_SECONDS", int, 30)
+if PROMOTION_STALE_SECONDS <= 4 * PROMOTION_MLFLOW_TIMEOUT_SECONDS:
+    # An execution beats its heart between MLflow calls; one call (with its retry) must fit well within it.
+    raise _bad("PROMOTION_STALE_SECONDS", PROMOTION_STALE_SECONDS, "use more than 4 × PROMOTION_MLFLOW_TIMEOUT_SECONDS")
 for _var in ("PROMOTION_RETRY_BASE_SECONDS", "PROMOTION_RETRY_MAX_SECONDS", "PROMOTION_PENDING_MAX_HOURS",
              "PROMOTION_STALE_SECONDS", "PROMOTION_MLFLOW_TIMEOUT_SECONDS", "PROMOTION_SWEEP_SECONDS"):  # fmt: skip
     if globals()[_var] < 1:
@@ -227,6 +230,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.audit.tasks.anchor_audit_head",
         "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
     },
+    "sweep-promotions": {"task": "apps.promotions.tasks.sweep_promotions", "schedule": float(PROMOTION_SWEEP_SECONDS)},
 }
 
 # --- Sync -----------------------------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 ``audit_record`` joins the caller's transaction: the event commits or rolls back with the change it records, so a
 state change and its event are never apart. Appends are serialised so that two events never claim the same
-sequence number or previous hash: on PostgreSQL by an advisory lock held to the end of the transaction (call
-``audit_record`` as the last write of a transaction to hold it briefly), on SQLite by its single writer (the
-project's transactions take the write lock at BEGIN). The unique ``hash`` and primary-key ``seq`` would refuse a
-fork anyway.
+sequence number or previous hash: on PostgreSQL by an advisory lock held to the end of the transaction, on SQLite
+by its single writer (the project's transactions take the write lock at BEGIN). The unique ``hash`` and
+primary-key ``seq`` would refuse a fork anyway. Take the audit log's lock last: call ``audit_record`` after any
+other lock the transaction takes (a row ``FOR UPDATE``, ``mlflow_sync.services.registry_lock``) and late in the
+transaction, so that appends never wait in a lock cycle and the lock is held briefly.
 """
 
 from __future__ import annotations

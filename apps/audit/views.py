@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,11 +27,15 @@ from apps.audit.services import audit_record
 
 VIEW = "audit.view_auditevent"
 PAGE_SIZE = 50
+FAILED_LOGIN_WINDOW_SECONDS = 60
 
 
 def _day(value: str, *, end: bool = False) -> datetime | None:
     """A ``YYYY-MM-DD`` from a filter as the start of that day (or of the next, for ``end``) in the site's zone."""
-    day = parse_date(value) if value else None
+    try:
+        day = parse_date(value) if value else None
+    except ValueError:  # well-formed but no such day: 2026-02-30
+        return None
     if day is None:
         return None
     moment = timezone.make_aware(datetime.combine(day, time.min))
@@ -50,7 +55,12 @@ def event_list(request: HttpRequest) -> HttpResponse:
         since=_day(get.get("since", "")),
         until=_day(get.get("until", ""), end=True),
     )
-    page = Paginator(selectors.event_list(query), PAGE_SIZE).get_page(get.get("page"))
+    head = selectors.chain_head()
+    paginator = Paginator(selectors.event_list(query), PAGE_SIZE)
+    known = selectors.event_count(query, head)
+    if known is not None:  # the whole log: its count is its head's sequence number, not a scan of every row
+        paginator.count = known  # type: ignore[misc]
+    page = paginator.get_page(get.get("page"))
     rows = [(event, links.target_url(event.target_type, event.target_id)) for event in page.object_list]
     actions = selectors.action_choices()
     prefixes = sorted({a.split(".")[0] + "." for a in actions if "." in a})
@@ -66,7 +76,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
             "actions": actions,
             "action_prefixes": prefixes,
             "target_types": selectors.target_type_choices(),
-            "head": selectors.chain_head(),
+            "head": head,
             "triggers_missing": selectors.triggers_missing(),
         },
     )
@@ -122,13 +132,19 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         username = str(form.data.get("username", ""))[:150]
         staff = get_user_model().objects.filter(username=username, is_staff=True).first() if username else None
-        if staff is not None:
+        # The first failure on a staff account per minute is recorded: a script guessing passwords must not be able
+        # to fill the (undeletable) log.
+        if staff is not None and cache.add(f"audit:login-failed:{staff.pk}", 1, FAILED_LOGIN_WINDOW_SECONDS):
             audit_record(
                 action="auth.login_failed",
                 target_type="user",
                 target_id=staff.pk,
                 target_text=staff.get_username(),
                 actor=Actor.system("anonymous"),
-                after={"address": _client_address(self.request)},
+                after={
+                    "address": _client_address(self.request),
+                    "note": f"further failures on this account within {FAILED_LOGIN_WINDOW_SECONDS} s are not "
+                    "recorded one by one",
+                },
             )
         return super().form_invalid(form)

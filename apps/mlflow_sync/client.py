@@ -353,10 +353,13 @@ def _registry_guard(uri: str, fn: Callable[[], Any]) -> Any:
         error = translate_error(exc, uri)
         low = str(exc).lower()
         code = str(getattr(exc, "error_code", "") or "")
+        status = getattr(exc, "get_http_status_code", None)
         transient = (
             error.message.startswith(("Cannot reach", f"The MLflow server at {redact(uri)} did not answer"))
-            or code in ("TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED")
-            or re.search(r"(?<![\d.:])5\d\d(?!\d)", low) is not None
+            or code in ("TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED")
+            or (callable(status) and status() >= 500 and code in ("", "INTERNAL_ERROR"))
+            # urllib3 gave up on a server answering 5xx (the body, with MLflow's own error, never arrived)
+            or re.search(r"too many 5\d\d error responses", low) is not None
             or "database is locked" in low
         )
         cls = RegistryUnavailable if transient else RegistryRefused

@@ -70,6 +70,10 @@ class MlflowSource(SourceBase):
     )
     # The first registry sync's time: what held which alias or stage before it is unknown (MLflow keeps no history).
     registry_baseline_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # How many times a confirmed promotion wrote this source's mirror: a sync notes it before reading MLflow and
+    # leaves alone the models written since (a counter, not a time: the sync and the worker may run on hosts whose
+    # clocks differ).
+    registry_writes = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta(SourceBase.Meta):
         verbose_name = "MLflow source"
@@ -245,9 +249,9 @@ class RegisteredModel(models.Model):
     # When the registry reading this row's aliases and stages were last compared with began: a change seen later
     # happened after it.
     observed_at = models.DateTimeField(null=True, blank=True)
-    # When a confirmed promotion last wrote this row's aliases and stages (a sync that read MLflow before then
-    # leaves the row alone rather than undo or re-observe it).
-    mirror_written_at = models.DateTimeField(null=True, blank=True)
+    # The source's ``registry_writes`` when a confirmed promotion last wrote this row's aliases and stages: a sync
+    # that read MLflow before then leaves the row alone rather than undo or re-observe it.
+    mirror_write_seq = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["name"]

@@ -445,11 +445,12 @@ def _record_history(
 
 
 def _write_registry(
-    source: MlflowSource, models: list[RegisteredModelRecord], *, read_started: datetime
+    source: MlflowSource, models: list[RegisteredModelRecord], *, read_started: datetime, writes_at_read: int
 ) -> dict[str, int]:
     """Upsert every registered model and version in one transaction; those MLflow no longer has are marked deleted;
     and record what changed (``_record_history``). A model with a promotion being written, or written by one since
-    this reading began, is left as the mirror holds it ("deferred": the next sync reads it again). Returns counts."""
+    this reading began (the source's ``registry_writes`` has moved past ``writes_at_read`` for it), is left as the
+    mirror holds it ("deferred": the next sync reads it again). Returns counts."""
     now = timezone.now()
     with transaction.atomic():
         # Serialised with a promotion confirming (which takes the same lock) so neither undoes the other.
@@ -457,7 +458,7 @@ def _write_registry(
         baseline_at = locked.registry_baseline_at
         before = _mirror_states(source)
         busy = hooks.registry_writes_in_flight(source.pk) | set(
-            RegisteredModel.objects.filter(source=source, mirror_written_at__gte=read_started).values_list(
+            RegisteredModel.objects.filter(source=source, mirror_write_seq__gt=writes_at_read).values_list(
                 "pk", flat=True
             )
         )
@@ -637,6 +638,7 @@ def _sync(source_id: int, *, full: bool, progress: Progress) -> dict[str, int]:
         counts.update(run_counts)
         progress(done=counts["runs_seen"], total=counts["runs_seen"], phase="registry")
         read_started = timezone.now()
+        writes_at_read = MlflowSource.objects.values_list("registry_writes", flat=True).get(pk=source.pk)
         if registry_sql:
             if registry_uri != source.tracking_uri or not tracking_sql:
                 store = stack.enter_context(SqlStore(registry_uri, username=user, password=password))
@@ -650,7 +652,7 @@ def _sync(source_id: int, *, full: bool, progress: Progress) -> dict[str, int]:
         digest = _registry_digest(registry)
         first = MlflowSource.objects.filter(pk=source.pk, registry_baseline_at__isnull=True).exists()
         if full or first or digest != source.sync_state.get("registry", {}).get("digest"):
-            counts.update(_write_registry(source, registry, read_started=read_started))
+            counts.update(_write_registry(source, registry, read_started=read_started, writes_at_read=writes_at_read))
             _link_versions_to_runs(source)
             if counts.get("registry_deferred"):
                 digest = ""  # some models were left as they were: the next sync writes them
@@ -849,11 +851,18 @@ def registry_session(source: MlflowSource, *, timeout: int = 15) -> Iterator[Reg
         yield RegistrySession(source, client)
 
 
+def registry_lock(source_id: int) -> None:
+    """Take the source's registry lock in the caller's transaction (PostgreSQL: the source row, ``FOR UPDATE``;
+    SQLite: its single writer already serialises). A registry sync's write and a promotion's confirmation both take
+    it first, before any other lock (the audit log's last), so they never undo each other or deadlock."""
+    MlflowSource.objects.select_for_update().filter(pk=source_id).values_list("pk", flat=True).first()
+
+
 def registry_mirror_promotion(
     *,
     model: RegisteredModel,
     version: int,
-    alias: str,
+    alias: str | None,
     stage: str,
     archive_existing: bool,
     confirmed: RegistryState,
@@ -862,18 +871,24 @@ def registry_mirror_promotion(
     reason: str,
     not_before: datetime | None,
 ) -> list[RegistryChange]:
-    """Bring the mirror up to what a confirmed promotion did, in the caller's transaction (the one recording the
-    confirmation), so that no sync takes it for a change made outside the dashboard: ``alias`` now on ``version``
-    and, with a ``stage``, the version in it and (``archive_existing``) the versions MLflow archived out of it.
-    Other differences the re-read ``confirmed`` shows are left for the next sync to observe. Returns the
+    """Bring the mirror up to what a promotion did in MLflow, in the caller's transaction (the one recording it),
+    so that no sync takes it for a change made outside the dashboard: ``alias`` (None: it did not land) now on
+    ``version`` and, with a ``stage``, the version in it and (``archive_existing``) the versions MLflow archived out
+    of it. Other differences the re-read ``confirmed`` shows are left for the next sync to observe. The stored
+    registry digest is cleared, so the next sync compares MLflow with the mirror whatever it reads. Returns the
     ``promoted`` history rows written."""
     now = timezone.now()
-    MlflowSource.objects.select_for_update().get(pk=model.source_id)
+    source = MlflowSource.objects.select_for_update().get(pk=model.source_id)
+    source.registry_writes += 1
+    state = dict(source.sync_state or {})
+    state["registry"] = {**state.get("registry", {}), "digest": ""}
+    source.sync_state = state
+    source.save(update_fields=["registry_writes", "sync_state"])
     model = RegisteredModel.objects.get(pk=model.pk)
     versions = {v.version: v for v in ModelVersion.objects.filter(model=model, deleted=False)}
     changes: list[history.Change] = []
-    old_holder = (model.aliases or {}).get(alias)
-    if old_holder != version:
+    old_holder = (model.aliases or {}).get(alias) if alias else None
+    if alias and old_holder != version:
         changes.append(
             history.Change("alias", alias, version, "" if old_holder is None else str(old_holder), str(version))
         )
@@ -897,8 +912,8 @@ def registry_mirror_promotion(
                 changes.append(history.Change("stage", "", v, row.stage, new_stage))
                 row.stage = new_stage
                 row.save(update_fields=["stage"])
-    model.mirror_written_at = now
-    model.save(update_fields=["aliases", "mirror_written_at"])
+    model.mirror_write_seq = source.registry_writes
+    model.save(update_fields=["aliases", "mirror_write_seq"])
     rows = [
         RegistryChange(model=model, kind=RegistryChange.Kind.PROMOTED, field=c.field, name=c.name, version=c.version,
                        before=c.before, after=c.after, at=now, not_before=not_before, actor=actor[:150],

@@ -168,7 +168,10 @@ def model_list(request: HttpRequest) -> HttpResponse:
 
 def _moment(value: str) -> datetime | None:
     """A ``datetime-local`` value (``2026-12-01T14:30``), in the site's time zone, or an ISO time with its offset."""
-    parsed = parse_datetime(value.strip()) if value else None
+    try:
+        parsed = parse_datetime(value.strip()) if value else None
+    except ValueError:  # well-formed but no such moment: 2026-02-30T10:00
+        return None
     if parsed is None:
         return None
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed

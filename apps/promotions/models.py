@@ -170,7 +170,8 @@ class Promotion(models.Model):
     gate_results = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)  # this execution's claim (its token)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)  # beaten before each MLflow call of the execution
     write_started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     mlflow_before = models.JSONField(null=True, blank=True)  # MLflow's state read just before writing

@@ -42,16 +42,18 @@ class Target:
         return bool(self.policy and self.policy.has_gates)
 
 
-def _uses_stages(model: RegisteredModel) -> bool:
-    """Whether the registry still uses legacy stages for this model: some live version is in one."""
-    return ModelVersion.objects.filter(model=model, deleted=False).exclude(stage__in=["None", ""]).exists()
+def _stages(model: RegisteredModel) -> dict[int, str]:
+    """Each live version's stage in the mirror. One query."""
+    return dict(ModelVersion.objects.filter(model=model, deleted=False).values_list("version", "stage"))
 
 
-def model_targets(model: RegisteredModel) -> list[Target]:
-    """``production`` and ``staging``, then every other alias a policy makes a target, with the stage each sets.
-    Two queries."""
+def model_targets(model: RegisteredModel, *, stages: dict[int, str] | None = None) -> list[Target]:
+    """``production`` and ``staging``, then every other alias a policy makes a target, with the stage each sets
+    (only where the model's registry still uses legacy stages: some live version is in one). Two queries (one when
+    the versions' ``stages`` are given)."""
     policies = {p.target: p for p in PromotionPolicy.objects.filter(model=model)}
-    uses_stages = _uses_stages(model)
+    stages = _stages(model) if stages is None else stages
+    uses_stages = any(stage not in ("None", "") for stage in stages.values())
     targets = []
     for alias in [*BUILTIN_TARGETS, *sorted(set(policies) - set(BUILTIN_TARGETS))]:
         policy = policies.get(alias)
@@ -88,21 +90,25 @@ class Holders:
 
 
 def target_holders(model: RegisteredModel, target: Target) -> Holders:
-    """From the mirror (what the last sync saw, plus promotions confirmed since). One query."""
-    model = RegisteredModel.objects.get(pk=model.pk)
-    alias_version = (model.aliases or {}).get(target.alias)
-    stage_versions = (
-        sorted(
-            ModelVersion.objects.filter(model=model, deleted=False, stage=target.stage).values_list(
-                "version", flat=True
-            )
-        )
-        if target.stage
-        else []
-    )
-    return Holders(
-        alias_version=int(alias_version) if alias_version is not None else None, stage_versions=stage_versions
-    )
+    """From the mirror (what the last sync saw, plus promotions confirmed since). Two queries."""
+    return _holders(_aliases(model), _stages(model), target)
+
+
+def _aliases(model: RegisteredModel) -> dict[str, Any]:
+    return dict(RegisteredModel.objects.values_list("aliases", flat=True).get(pk=model.pk) or {})
+
+
+def _holders(aliases: dict[str, Any], stages: dict[int, str], target: Target) -> Holders:
+    held = aliases.get(target.alias)
+    in_stage = sorted(v for v, stage in stages.items() if target.stage and stage == target.stage)
+    return Holders(alias_version=int(held) if held is not None else None, stage_versions=in_stage)
+
+
+def targets_with_holders(model: RegisteredModel) -> list[tuple[Target, Holders]]:
+    """Every target of the model with who holds it in the mirror now. Three queries, whatever the targets."""
+    stages = _stages(model)
+    aliases = _aliases(model)
+    return [(target, _holders(aliases, stages, target)) for target in model_targets(model, stages=stages)]
 
 
 @dataclass
@@ -225,10 +231,9 @@ def approvers() -> QuerySet[Any]:
     )
 
 
-def previous_holder(model: RegisteredModel, target: Target) -> int | None:
-    """The version that held the target's alias before its current holder (the rollback candidate), from the
-    registry history; None when the history knows no earlier holder."""
-    current = (RegisteredModel.objects.get(pk=model.pk).aliases or {}).get(target.alias)
+def previous_holder(model: RegisteredModel, target: Target, current: int | None) -> int | None:
+    """The version that held the target's alias before ``current`` (its holder now: the rollback candidate), from
+    the registry history; None when the history knows no earlier holder. One query."""
     for before, after in (
         model.registry_changes.filter(field="alias", name=target.alias)
         .order_by("-at", "-pk")

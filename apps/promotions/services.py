@@ -30,7 +30,7 @@ from apps.audit.services import audit_record, audit_snapshot
 from apps.mlflow_sync.client import RegistryRefused, RegistryUnavailable
 from apps.mlflow_sync.models import ModelVersion
 from apps.mlflow_sync.records import RegistryState
-from apps.mlflow_sync.services import registry_mirror_promotion, registry_session
+from apps.mlflow_sync.services import registry_lock, registry_mirror_promotion, registry_session
 from apps.promotions import gates, notify, selectors
 from apps.promotions.errors import PromotionDenied, PromotionError
 from apps.promotions.models import Promotion, PromotionPolicy
@@ -315,17 +315,47 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.PROMOTION_RETRY_MAX_SECONDS))
 
 
-def _end(promotion: Promotion, status: str, action: str, actor: Actor, *, notify_as: str, **fields: Any) -> Promotion:
-    """Finish an executing promotion (this claim of it) with ``status`` and its event."""
+def _landed(promotion: Promotion, state: RegistryState | None) -> tuple[bool, bool]:
+    """Which of this promotion's writes MLflow holds now (alias, stage), after a write began; (False, False)
+    before one did, or when MLflow could not be read."""
+    if state is None or promotion.write_started_at is None:
+        return False, False
+    alias = state.aliases.get(promotion.target) == promotion.version
+    stage = bool(promotion.stage) and state.stages.get(promotion.version) == promotion.stage
+    return alias, stage
+
+
+def _end(
+    promotion: Promotion,
+    status: str,
+    action: str,
+    actor: Actor,
+    *,
+    notify_as: str,
+    landed: RegistryState | None = None,
+    **fields: Any,
+) -> Promotion:
+    """Finish an executing promotion (this claim of it) with ``status`` and its event. When a write had begun and
+    ``landed`` (MLflow re-read) shows part of it in MLflow, that part goes into the mirror and the registry history
+    as promoted here, in the same transaction, so that no sync records it as a change made outside the
+    dashboard."""
     now = timezone.now()
     outcome = str(fields.pop("outcome", ""))
+    alias_landed, stage_landed = _landed(promotion, landed)
+    if alias_landed or stage_landed:
+        parts = ([f"@{promotion.target} on v{promotion.version}"] if alias_landed else []) + (
+            [f"v{promotion.version} in {promotion.stage}"] if stage_landed else []
+        )
+        outcome += f" Part of it reached MLflow ({', '.join(parts)}): recorded in the registry history."
     with transaction.atomic():
+        if alias_landed or stage_landed:
+            registry_lock(promotion.model.source_id)  # before the audit log's lock, as a sync takes them
         updated = Promotion.objects.filter(
             pk=promotion.pk, status=Status.EXECUTING, claimed_at=promotion.claimed_at
         ).update(status=status, finished_at=now, outcome=outcome, claimed_at=None, **fields)
         if updated:
             promotion.refresh_from_db()
-            _record(
+            event = _record(
                 promotion,
                 action,
                 actor,
@@ -337,6 +367,19 @@ def _end(promotion: Promotion, status: str, action: str, actor: Actor, *, notify
                     "attempt": promotion.attempts,
                 },
             )
+            if (alias_landed or stage_landed) and landed is not None:
+                registry_mirror_promotion(
+                    model=promotion.model,
+                    version=promotion.version,
+                    alias=promotion.target if alias_landed else None,
+                    stage=promotion.stage if stage_landed else "",
+                    archive_existing=promotion.archive_existing,
+                    confirmed=landed,
+                    event=event,
+                    actor=promotion.requested_by_name,
+                    reason=promotion.reason,
+                    not_before=promotion.write_started_at,
+                )
             transaction.on_commit(lambda: notify.promotion_notify(promotion.pk, notify_as, actor.name))
     promotion.refresh_from_db()
     return promotion
@@ -406,6 +449,8 @@ def _confirm(promotion: Promotion, confirmed: RegistryState, actor: Actor) -> Pr
     if promotion.stage:
         words += f", stage {promotion.stage}" + (f" ({_versions(set(archived))} archived)" if archived else "")
     with transaction.atomic():
+        # The registry's lock first, the audit log's last: the order a registry sync takes them in.
+        registry_lock(promotion.model.source_id)
         updated = Promotion.objects.filter(
             pk=promotion.pk, status=Status.EXECUTING, claimed_at=promotion.claimed_at
         ).update(status=Status.CONFIRMED, finished_at=now, mlflow_after=after, outcome=words + ".", claimed_at=None)
@@ -449,7 +494,13 @@ def _claim(promotion: Promotion, actor: Actor) -> Promotion | None:
             claimed = (
                 Promotion.objects.filter(pk=promotion.pk, status=Status.PENDING)
                 .exclude(next_attempt_at__gt=now)
-                .update(status=Status.EXECUTING, claimed_at=now, attempts=F("attempts") + 1, next_attempt_at=None)
+                .update(
+                    status=Status.EXECUTING,
+                    claimed_at=now,
+                    heartbeat_at=now,
+                    attempts=F("attempts") + 1,
+                    next_attempt_at=None,
+                )
             )
             if not claimed:
                 return None
@@ -461,6 +512,27 @@ def _claim(promotion: Promotion, actor: Actor) -> Promotion | None:
         )
         return None
     return promotion
+
+
+class _ClaimLost(Exception):
+    """The sweeper released this execution (its heartbeat went stale): another one may be running now."""
+
+
+def _beat(promotion: Promotion) -> None:
+    """Beat the execution's heart before an MLflow call; refuses (``_ClaimLost``) when its claim is gone, so a
+    released execution never writes."""
+    if not Promotion.objects.filter(pk=promotion.pk, status=Status.EXECUTING, claimed_at=promotion.claimed_at).update(
+        heartbeat_at=timezone.now()
+    ):
+        raise _ClaimLost
+
+
+def _reread(session: Any, name: str) -> RegistryState | None:
+    """MLflow's state after a failed write, when it can be read (what of the write landed)."""
+    try:
+        return session.read(name)  # type: ignore[no-any-return]
+    except (RegistryUnavailable, RegistryRefused):
+        return None
 
 
 def promotion_execute(promotion_id: int, *, actor: Actor | None = None) -> Promotion | None:
@@ -484,30 +556,45 @@ def promotion_execute(promotion_id: int, *, actor: Actor | None = None) -> Promo
                 return _end(
                     promotion, Status.FAILED, "promotion.failed", actor, notify_as="failed",
                     outcome=f"MLflow has no version {promotion.version} of {name} (deleted meanwhile).",
-                    mlflow_after=_state_json(state, promotion),
+                    mlflow_after=_state_json(state, promotion), landed=state,
                 )  # fmt: skip
             problem = _conflict(promotion, state)
             if problem:
                 return _end(
                     promotion, Status.CONFLICT, "promotion.conflict", actor, notify_as="conflict",
-                    outcome=problem, mlflow_after=_state_json(state, promotion),
+                    outcome=problem, mlflow_after=_state_json(state, promotion), landed=state,
                 )  # fmt: skip
+            _beat(promotion)
             if promotion.write_started_at is None:
                 started = timezone.now()
                 Promotion.objects.filter(pk=promotion.pk).update(
                     write_started_at=started, mlflow_before=_state_json(state, promotion)
                 )
                 promotion.write_started_at, promotion.mlflow_before = started, _state_json(state, promotion)
-            session.set_alias(name, promotion.target, promotion.version)
-            if promotion.stage:
-                session.set_stage(name, promotion.version, promotion.stage, archive_existing=promotion.archive_existing)
+            try:
+                session.set_alias(name, promotion.target, promotion.version)
+                if promotion.stage:
+                    _beat(promotion)
+                    session.set_stage(
+                        name, promotion.version, promotion.stage, archive_existing=promotion.archive_existing
+                    )
+            except RegistryRefused as exc:
+                return _end(
+                    promotion, Status.FAILED, "promotion.failed", actor, notify_as="failed",
+                    outcome=f"MLflow refused the write: {exc}", last_error=str(exc)[:2000],
+                    landed=_reread(session, name),
+                )  # fmt: skip
+            _beat(promotion)
             confirmed = session.read(name)
+    except _ClaimLost:
+        promotion.refresh_from_db()
+        return promotion
     except RegistryUnavailable as exc:
         return _retry_later(promotion, str(exc), actor)
     except RegistryRefused as exc:
         return _end(
             promotion, Status.FAILED, "promotion.failed", actor, notify_as="failed",
-            outcome=f"MLflow refused the write: {exc}", last_error=str(exc)[:2000],
+            outcome=f"MLflow refused: {exc}", last_error=str(exc)[:2000],
         )  # fmt: skip
     holds_alias = confirmed.aliases.get(promotion.target) == promotion.version
     holds_stage = not promotion.stage or confirmed.stages.get(promotion.version) == promotion.stage
@@ -517,7 +604,7 @@ def promotion_execute(promotion_id: int, *, actor: Actor | None = None) -> Promo
             outcome="After the write MLflow shows "
             f"@{promotion.target} on v{confirmed.aliases.get(promotion.target)} and v{promotion.version} in "
             f"{confirmed.stages.get(promotion.version)}: another writer changed it at the same time.",
-            mlflow_after=_state_json(confirmed, promotion),
+            mlflow_after=_state_json(confirmed, promotion), landed=confirmed,
         )  # fmt: skip
     return _confirm(promotion, confirmed, actor)
 
@@ -530,7 +617,8 @@ def promotion_sweep(*, actor: Actor | None = None, run: bool = False, limit: int
     actor = actor or Actor.system("sweeper")
     now = timezone.now()
     stale = now - timedelta(seconds=settings.PROMOTION_STALE_SECONDS)
-    for promotion in Promotion.objects.select_related("model").filter(status=Status.EXECUTING, claimed_at__lt=stale):
+    stopped = Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, claimed_at__lt=stale)
+    for promotion in Promotion.objects.select_related("model").filter(stopped, status=Status.EXECUTING):
         with transaction.atomic():
             if Promotion.objects.filter(
                 pk=promotion.pk, status=Status.EXECUTING, claimed_at=promotion.claimed_at

@@ -63,10 +63,9 @@ def _holder_rows(version: ModelVersion) -> list[dict[str, Any]]:
     """Each target of the version's model with who holds it now, whether this version does, and the rollback
     candidate (the previous holder of the alias)."""
     rows = []
-    for target in selectors.model_targets(version.model):
-        holders = selectors.target_holders(version.model, target)
+    for target, holders in selectors.targets_with_holders(version.model):
         this_holds = holders.alias_version == version.version
-        previous = selectors.previous_holder(version.model, target) if this_holds else None
+        previous = selectors.previous_holder(version.model, target, holders.alias_version) if this_holds else None
         rows.append(
             {
                 "target": target,

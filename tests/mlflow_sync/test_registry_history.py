@@ -108,3 +108,27 @@ def test_the_timeline_spans_end_where_the_holder_changed(source: MlflowSource, m
     assert [(s.version, s.end is None, s.how) for s in spans] == [(2, False, "baseline"), (3, True, "observed")]
     assert spans[0].end == spans[1].start
     assert RegistryChange.objects.filter(kind="observed").count() == 1
+
+
+def test_a_refusal_is_not_taken_for_an_outage() -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
+
+    from apps.mlflow_sync.client import RegistryRefused, RegistryUnavailable, _registry_guard
+
+    def missing() -> None:
+        raise MlflowException("Model Version (name=resnet-500, version=512) not found", RESOURCE_DOES_NOT_EXIST)
+
+    def overloaded() -> None:
+        raise MlflowException("The registry is busy, try again later", TEMPORARILY_UNAVAILABLE)
+
+    with pytest.raises(RegistryRefused):
+        _registry_guard("http://mlflow:5000", missing)
+    with pytest.raises(RegistryUnavailable):
+        _registry_guard("http://mlflow:5000", overloaded)
+
+
+def test_the_model_page_answers_a_date_that_does_not_exist(source: MlflowSource, viewer_client) -> None:  # type: ignore[no-untyped-def]
+    _sync(source)
+    page = viewer_client.get(f"/mlflow/models/{_churn().pk}/", {"slot": "alias:production", "at": "2026-02-30T10:00"})
+    assert page.status_code == 200 and "Give a date and time" in page.content.decode()

@@ -138,3 +138,69 @@ def test_a_promotion_mlflow_never_answered_for_is_given_up(registry: Registry, a
     promotion.refresh_from_db()
     assert promotion.status == "failed" and "could not be reached for 24 hours" in promotion.outcome
     assert registry.alias("production") == 1
+
+
+def test_the_sweeper_runs_on_celery_beat_too(settings) -> None:  # type: ignore[no-untyped-def]
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "apps.promotions.tasks.sweep_promotions" in tasks
+
+
+@pytest.mark.django_db
+def test_an_execution_released_by_the_sweeper_never_writes(
+    registry: Registry, approver: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps.mlflow_sync import services as mlflow_services
+
+    promotion = promotion_request(
+        version=registry.version(3), target="production", reason="r", actor=Actor.of(approver)
+    )
+    real_read = mlflow_services.RegistrySession.read
+    writes: list[int] = []
+    monkeypatch.setattr(mlflow_client, "registry_set_alias", lambda *args: writes.append(1))
+
+    def slow_read(self, name):  # type: ignore[no-untyped-def]
+        # While this execution waits on MLflow, the sweeper takes it for dead and releases it.
+        Promotion.objects.filter(pk=promotion.pk).update(status="pending", claimed_at=None)
+        return real_read(self, name)
+
+    monkeypatch.setattr(mlflow_services.RegistrySession, "read", slow_read)
+    after = promotion_execute(promotion.pk)
+    assert writes == [] and after.status == "pending" and registry.alias("production") == 1
+
+
+@pytest.mark.django_db
+def test_a_write_that_landed_before_a_refusal_is_recorded_as_promoted(
+    registry: Registry, approver: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps.mlflow_sync.client import RegistryRefused
+
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RegistryRefused("MLflow refused the stage transition (this registry no longer allows stages).")
+
+    monkeypatch.setattr(mlflow_client, "registry_set_stage", refuse)
+    promotion = promotion_request(
+        version=registry.version(3), target="production", reason="r", actor=Actor.of(approver)
+    )
+    done = promotion_execute(promotion.pk)
+    assert done.status == "failed" and "Part of it reached MLflow (@production on v3)" in done.outcome
+    assert registry.alias("production") == 3 and registry.model.aliases["production"] == 3
+    registry.sync()  # the alias that landed is the dashboard's own write, not an outside change
+    assert not AuditEvent.objects.filter(action="registry.observed", target_text=registry.name).exists()
+
+
+@pytest.mark.django_db
+def test_a_rollback_in_mlflow_after_a_promotion_is_observed(registry: Registry, approver: User) -> None:
+    promotion = promotion_request(
+        version=registry.version(3), target="production", reason="r", actor=Actor.of(approver)
+    )
+    assert promotion_execute(promotion.pk).status == "confirmed"
+    # Someone puts MLflow back exactly as it was before, so it reads as it did at the last sync.
+    registry.client.set_registered_model_alias(registry.name, "production", "1")
+    registry.client.transition_model_version_stage(registry.name, "1", "Production")
+    registry.client.transition_model_version_stage(registry.name, "3", "None")
+    registry.sync()
+    assert registry.model.aliases["production"] == 1
+    changes = [
+        e.after["change"] for e in AuditEvent.objects.filter(action="registry.observed", target_text=registry.name)
+    ]
+    assert "@production: v3 → v1" in changes
