@@ -111,6 +111,7 @@ class _Registry:
     home_panels: dict[str, HomePanel] = field(default_factory=dict)
     fragments: dict[tuple[str, str], PageFragment] = field(default_factory=dict)
     pollers: dict[str, Callable[[], object]] = field(default_factory=dict)
+    polled_tasks: set[str] = field(default_factory=set)
     event_recorder: Callable[..., None] | None = None
 
 
@@ -203,14 +204,22 @@ def page_fragments(page: str) -> list[PageFragment]:
     return sorted((f for f in _registry.fragments.values() if f.page == page), key=lambda f: (f.order, f.name))
 
 
-def register_queue_poller(name: str, poll: Callable[[], object]) -> None:
+def register_queue_poller(name: str, poll: Callable[[], object], *, replaces_task: str = "") -> None:
     """A job the embedded scheduler (``run_scheduler``, without Redis) runs every time it looks at its queue, e.g.
-    the promotions waiting to be written to MLflow. With Redis, Celery beat runs the same job on its schedule."""
+    the promotions waiting to be written to MLflow. With Redis, Celery beat runs the periodic task
+    ``replaces_task`` instead, which the embedded scheduler then leaves out (the poller runs more often)."""
     _registry.pollers[name] = poll
+    if replaces_task:
+        _registry.polled_tasks.add(replaces_task)
 
 
 def queue_pollers() -> list[tuple[str, Callable[[], object]]]:
     return sorted(_registry.pollers.items())
+
+
+def polled_tasks() -> set[str]:
+    """The periodic tasks a queue poller stands in for in the embedded scheduler."""
+    return set(_registry.polled_tasks)
 
 
 def register_event_recorder(recorder: Callable[..., None]) -> None:

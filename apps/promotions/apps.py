@@ -35,6 +35,8 @@ class PromotionsConfig(AppConfig):
         )
         # Without Redis the embedded scheduler looks for due promotions every time it polls its queue.
         registry.register_queue_poller(
-            "promotions", lambda: services.promotion_sweep(run=True, actor=Actor.system("scheduler"))
+            "promotions",
+            lambda: services.promotion_sweep(run=True, actor=Actor.system("scheduler")),
+            replaces_task="apps.promotions.tasks.sweep_promotions",
         )
         links.register_target_url("promotion", lambda pk: reverse("promotions:detail", args=[int(pk)]))

@@ -140,3 +140,18 @@ def test_two_promotions_to_production_at_once_one_confirmed_one_conflict(
     winner = Promotion.objects.get(status="confirmed")
     assert writes == [("production", winner.version)] and registry.alias("production") == winner.version
     registry.client.delete_registered_model(registry.name)
+
+
+@pytest.mark.django_db
+def test_without_redis_the_embedded_scheduler_writes_it(registry: Registry, approver: User) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    promotion = _request(registry, approver)
+    out = io.StringIO()
+    call_command("run_scheduler", "--once", "--poll", "0", stdout=out)
+    assert "queued syncs and promotions polled" in out.getvalue() and "sweep-promotions" not in out.getvalue()
+    promotion.refresh_from_db()
+    assert promotion.status == "confirmed" and registry.alias("production") == 3
+    assert AuditEvent.objects.get(action="promotion.confirmed", target_id=str(promotion.pk)).actor_name == "scheduler"

@@ -41,9 +41,14 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        entries = settings.CELERY_BEAT_SCHEDULE
+        polled = registry.polled_tasks()
+        entries = {name: e for name, e in settings.CELERY_BEAT_SCHEDULE.items() if e["task"] not in polled}
         last_run: dict[str, float] = {name: time.monotonic() for name in entries}
-        self.stdout.write(f"Scheduler: {', '.join(entries)}; queued syncs polled every {options['poll']} s.")
+        pollers = ", ".join(name for name, _ in registry.queue_pollers())
+        self.stdout.write(
+            f"Scheduler: {', '.join(entries)}; queued syncs{f' and {pollers}' if pollers else ''} polled every "
+            f"{options['poll']} s."
+        )
         while not stopping:
             try:
                 services.sync_run_queued()
