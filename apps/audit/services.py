@@ -98,6 +98,42 @@ def audit_snapshot(instance: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     return {name: canonical.plain(getattr(instance, name)) for name in fields}
 
 
+def audit_saved(
+    instance: Any,
+    *,
+    fields: tuple[str, ...],
+    kind: str,
+    target_type: str,
+    target_text: str,
+    actor: Actor | None,
+    target_id: str | int | None = None,
+    wrap: str = "",
+) -> AuditEvent | None:
+    """Save ``instance`` (an admin's add or edit) in the caller's transaction and record ``<kind>.added`` with its
+    ``fields``, or ``<kind>.changed`` with the fields that changed before and after; a save that changes nothing
+    records nothing. The target is the instance unless ``target_id`` names another (a source, for a row of its
+    own such as a remote, whose fields are then nested under ``wrap``). Returns the event."""
+    with transaction.atomic():
+        old = type(instance)._default_manager.filter(pk=instance.pk).first() if instance.pk else None
+        before = audit_snapshot(old, fields) if old is not None else None
+        instance.save()
+        after = audit_snapshot(instance, fields)
+        if before == after:
+            return None
+        changed = sorted(k for k in after if before is None or before.get(k) != after[k])
+        old_part = {k: before[k] for k in changed} if before is not None else None
+        new_part = {k: after[k] for k in changed}
+        return audit_record(
+            action=f"{kind}.added" if before is None and not wrap else f"{kind}.changed",
+            target_type=target_type,
+            target_id=instance.pk if target_id is None else target_id,
+            target_text=target_text,
+            actor=actor,
+            before={wrap: old_part} if wrap else old_part,
+            after={wrap: new_part} if wrap else new_part,
+        )
+
+
 def record_from_core(
     *,
     action: str,

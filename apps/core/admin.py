@@ -10,6 +10,19 @@ from apps.core import tokens
 from apps.core.models import ApiToken, SyncRun
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows other parts of the product write (the audit log, promotions, the mirror): the admin shows them only."""
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
     list_display = ("created_at", "kind", "source_name", "status", "trigger", "message")

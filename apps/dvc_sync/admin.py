@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.audit.admin import AuditedAdmin
 from apps.audit.context import Actor
 from apps.core import services as core_services
 from apps.core.errors import AppError
@@ -35,7 +36,7 @@ class DvcSourceForm(forms.ModelForm):
 
 
 @admin.register(DvcSource)
-class DvcSourceAdmin(admin.ModelAdmin):
+class DvcSourceAdmin(AuditedAdmin):
     form = DvcSourceForm
     list_display = ("name", "location", "root", "refs", "enabled", "updated_at")
     list_filter = ("enabled",)
@@ -43,16 +44,11 @@ class DvcSourceAdmin(admin.ModelAdmin):
     actions = ["queue_sync"]
     inlines = [DvcRemoteInline]
 
-    # Every add, change and deletion goes through the services, which record it in the audit log.
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
-        services.dvc_source_save(source=obj, actor=Actor.of(request.user))
+    def save_object(self, obj: DvcSource, actor: Actor) -> None:
+        services.dvc_source_save(source=obj, actor=actor)
 
-    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
-        services.dvc_source_delete(source=obj, actor=Actor.of(request.user))
-
-    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
-        for source in queryset:
-            services.dvc_source_delete(source=source, actor=Actor.of(request.user))
+    def delete_object(self, obj: DvcSource, actor: Actor) -> None:
+        services.dvc_source_delete(source=obj, actor=actor)
 
     def save_formset(self, request, form, formset, change):  # type: ignore[no-untyped-def]
         actor = Actor.of(request.user)

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.audit.context import Actor
-from apps.audit.services import audit_record, audit_snapshot
+from apps.audit.services import audit_record, audit_saved, audit_snapshot
 from apps.core import services as core_services
 from apps.core.bulk import insert_rows
 from apps.core.errors import SourceError, SyncError
@@ -107,22 +107,9 @@ def _record_source(action: str, source: DvcSource, actor: Actor | None, **change
 def dvc_source_save(*, source: DvcSource, actor: Actor) -> DvcSource:
     """Save a source edited in the admin (already validated by its form), recording ``source.added`` or
     ``source.changed`` with the fields before and after. Saving without a change records nothing."""
-    with transaction.atomic():
-        old = DvcSource.objects.filter(pk=source.pk).first() if source.pk else None
-        before = audit_snapshot(old, SOURCE_FIELDS) if old is not None else None
-        source.save()
-        after = audit_snapshot(source, SOURCE_FIELDS)
-        if before is None:
-            _record_source("source.added", source, actor, after=after)
-        elif before != after:
-            changed = sorted(k for k in after if before.get(k) != after[k])
-            _record_source(
-                "source.changed",
-                source,
-                actor,
-                before={k: before[k] for k in changed},
-                after={k: after[k] for k in changed},
-            )
+    audit_saved(
+        source, fields=SOURCE_FIELDS, kind="source", target_type="dvc_source", target_text=source.name, actor=actor
+    )
     return source
 
 
@@ -130,21 +117,12 @@ REMOTE_FIELDS = ("name", "url", "options", "credential_env", "enabled")
 
 
 def dvc_remote_save(*, remote: DvcRemote, actor: Actor) -> DvcRemote:
-    """Save a data-check remote edited in the admin, recording ``source.changed`` on its source with the remote
-    before and after. Saving without a change records nothing."""
-    with transaction.atomic():
-        old = DvcRemote.objects.filter(pk=remote.pk).first() if remote.pk else None
-        before = audit_snapshot(old, REMOTE_FIELDS) if old is not None else None
-        remote.save()
-        after = audit_snapshot(remote, REMOTE_FIELDS)
-        if before != after:
-            _record_source(
-                "source.changed",
-                remote.source,
-                actor,
-                before={"remote": before},
-                after={"remote": after},
-            )
+    """Save a data-check remote edited in the admin, recording ``source.changed`` on its source with the remote's
+    fields before and after. Saving without a change records nothing."""
+    audit_saved(
+        remote, fields=REMOTE_FIELDS, kind="source", target_type="dvc_source", target_id=remote.source_id,
+        target_text=remote.source.name, actor=actor, wrap="remote",
+    )  # fmt: skip
     return remote
 
 

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.audit.admin import AuditedAdmin
 from apps.audit.context import Actor
 from apps.core import services as core_services
 from apps.core.errors import AppError
@@ -10,7 +11,7 @@ from apps.mlflow_sync.models import MlflowSource
 
 
 @admin.register(MlflowSource)
-class MlflowSourceAdmin(admin.ModelAdmin):
+class MlflowSourceAdmin(AuditedAdmin):
     list_display = ("name", "tracking_uri", "registry_uri", "enabled", "updated_at")
     list_filter = ("enabled",)
     search_fields = ("name", "tracking_uri")
@@ -23,16 +24,11 @@ class MlflowSourceAdmin(admin.ModelAdmin):
     )
     actions = ["queue_sync"]
 
-    # Every add, change and deletion goes through the services, which record it in the audit log.
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
-        services.mlflow_source_save(source=obj, actor=Actor.of(request.user))
+    def save_object(self, obj: MlflowSource, actor: Actor) -> None:
+        services.mlflow_source_save(source=obj, actor=actor)
 
-    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
-        services.mlflow_source_delete(source=obj, actor=Actor.of(request.user))
-
-    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
-        for source in queryset:
-            services.mlflow_source_delete(source=source, actor=Actor.of(request.user))
+    def delete_object(self, obj: MlflowSource, actor: Actor) -> None:
+        services.mlflow_source_delete(source=obj, actor=actor)
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("mlflow_sync.sync_mlflowsource")

@@ -23,7 +23,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from apps.audit.context import Actor
-from apps.audit.services import audit_record, audit_snapshot
+from apps.audit.services import audit_record, audit_saved, audit_snapshot
 from apps.core import services as core_services
 from apps.core.errors import SourceError, SyncError
 from apps.core.registry import Progress
@@ -116,22 +116,9 @@ def _record_source(action: str, source: MlflowSource, actor: Actor | None, **cha
 def mlflow_source_save(*, source: MlflowSource, actor: Actor) -> MlflowSource:
     """Save a source edited in the admin (already validated by its form), recording ``source.added`` or
     ``source.changed`` with the fields before and after. Saving without a change records nothing."""
-    with transaction.atomic():
-        old = MlflowSource.objects.filter(pk=source.pk).first() if source.pk else None
-        before = audit_snapshot(old, SOURCE_FIELDS) if old is not None else None
-        source.save()
-        after = audit_snapshot(source, SOURCE_FIELDS)
-        if before is None:
-            _record_source("source.added", source, actor, after=after)
-        elif before != after:
-            changed = sorted(k for k in after if before.get(k) != after[k])
-            _record_source(
-                "source.changed",
-                source,
-                actor,
-                before={k: before[k] for k in changed},
-                after={k: after[k] for k in changed},
-            )
+    audit_saved(
+        source, fields=SOURCE_FIELDS, kind="source", target_type="mlflow_source", target_text=source.name, actor=actor
+    )
     return source
 
 

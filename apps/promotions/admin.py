@@ -8,7 +8,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from apps.audit.admin import AuditedAdmin
 from apps.audit.context import Actor
+from apps.core.admin import ReadOnlyAdmin
 from apps.mlflow_sync.models import ModelVersion
 from apps.promotions import selectors, services
 from apps.promotions.errors import PromotionError
@@ -16,7 +18,7 @@ from apps.promotions.models import Promotion, PromotionPolicy
 
 
 @admin.register(PromotionPolicy)
-class PromotionPolicyAdmin(admin.ModelAdmin):
+class PromotionPolicyAdmin(AuditedAdmin):
     """Gates, second approver and stage per model and target. Changes are recorded in the audit log."""
 
     list_display = ("model", "target", "stage", "stage_mode", "require_verdict", "require_retrievable", "four_eyes")
@@ -30,19 +32,15 @@ class PromotionPolicyAdmin(admin.ModelAdmin):
         ("Approval", {"fields": ("four_eyes",)}),
     )
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
-        services.policy_save(policy=obj, actor=Actor.of(request.user))
+    def save_object(self, obj: PromotionPolicy, actor: Actor) -> None:
+        services.policy_save(policy=obj, actor=actor)
 
-    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
-        services.policy_delete(policy=obj, actor=Actor.of(request.user))
-
-    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
-        for policy in queryset:
-            services.policy_delete(policy=policy, actor=Actor.of(request.user))
+    def delete_object(self, obj: PromotionPolicy, actor: Actor) -> None:
+        services.policy_delete(policy=obj, actor=actor)
 
 
 @admin.register(Promotion)
-class PromotionAdmin(admin.ModelAdmin):
+class PromotionAdmin(ReadOnlyAdmin):
     """Read-only: promotions are made on the model version page, by the action on model versions or by
     ``manage.py promote``, and change only through their own pages."""
 
@@ -50,15 +48,6 @@ class PromotionAdmin(admin.ModelAdmin):
     list_filter = ("status", "target")
     search_fields = ("model__name", "requested_by_name", "reason")
     readonly_fields = [f.name for f in Promotion._meta.fields]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 class PromoteForm(forms.Form):
@@ -71,7 +60,7 @@ class PromoteForm(forms.Form):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
     """Model versions as the last sync mirrored them (read-only), with the promotion action."""
 
     list_display = ("model", "version", "stage", "aliases", "mlflow_run_id", "source", "deleted")
@@ -79,15 +68,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
     search_fields = ("model__name", "mlflow_run_id")
     list_select_related = ("model", "source")
     actions = ["promote"]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
     def has_view_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return request.user.has_perm("mlflow_sync.view_modelversion") or self.has_promote_permission(request)

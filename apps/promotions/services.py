@@ -26,7 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.audit.context import Actor
-from apps.audit.services import audit_record, audit_snapshot
+from apps.audit.services import audit_record, audit_saved, audit_snapshot
 from apps.mlflow_sync.client import RegistryRefused, RegistryUnavailable
 from apps.mlflow_sync.models import ModelVersion
 from apps.mlflow_sync.records import RegistryState
@@ -672,22 +672,10 @@ POLICY_FIELDS = (
 def policy_save(*, policy: PromotionPolicy, actor: Actor) -> PromotionPolicy:
     """Save a promotion policy edited in the admin (validated by its form), recording ``policy.added`` or
     ``policy.changed`` with the fields before and after; no change records nothing."""
-    with transaction.atomic():
-        old = PromotionPolicy.objects.filter(pk=policy.pk).first() if policy.pk else None
-        before = audit_snapshot(old, POLICY_FIELDS) if old is not None else None
-        policy.save()
-        after = audit_snapshot(policy, POLICY_FIELDS)
-        if before != after:
-            changed = sorted(k for k in after if before is None or before.get(k) != after[k])
-            audit_record(
-                action="policy.added" if before is None else "policy.changed",
-                target_type="promotion_policy",
-                target_id=policy.pk,
-                target_text=f"{policy.model.name} → {policy.target}",
-                actor=actor,
-                before={k: before[k] for k in changed} if before is not None else None,
-                after={k: after[k] for k in changed},
-            )
+    audit_saved(
+        policy, fields=POLICY_FIELDS, kind="policy", target_type="promotion_policy",
+        target_text=f"{policy.model.name} → {policy.target}", actor=actor,
+    )  # fmt: skip
     return policy
 
 

@@ -79,3 +79,37 @@ def test_the_anchor_writes_the_head_outside_the_database(settings, tmp_path: Pat
     head = AuditEvent.objects.order_by("-seq").first()
     assert audit_anchor() == (head.seq, head.hash)
     assert f"audit chain head {head.seq}:{head.hash}" in (tmp_path / "anchors.log").read_text()
+
+
+@pytest.mark.django_db
+def test_source_changes_in_the_admin_are_recorded(mlflow_store: MlflowStore, tmp_path: Path) -> None:
+    from django.test import Client
+
+    from apps.dvc_sync.models import DvcSource
+    from tests.dvc_sync.repos import run
+
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-root")
+    client = Client()
+    client.force_login(admin)
+    source = mlflow_source_add(name="local", tracking_uri=mlflow_store.uri)[0]
+    form = {"name": "local", "tracking_uri": mlflow_store.uri, "ui_url": "https://mlflow.example.com", "enabled": "on"}
+    assert client.post(f"/admin/mlflow_sync/mlflowsource/{source.pk}/change/", form).status_code == 302
+    changed = AuditEvent.objects.get(action="source.changed", target_type="mlflow_source")
+    assert changed.actor == admin and changed.before == {"ui_url": ""}
+    assert changed.after == {"ui_url": "https://mlflow.example.com"}
+    client.post(f"/admin/mlflow_sync/mlflowsource/{source.pk}/change/", form)  # saved again unchanged
+    assert AuditEvent.objects.filter(action="source.changed").count() == 1
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run(["git", "init", "-q"], repo)
+    dvc = DvcSource.objects.create(name="data", location=str(repo))
+    remote = {"check_remotes-TOTAL_FORMS": "1", "check_remotes-INITIAL_FORMS": "0", "check_remotes-0-name": "store",
+              "check_remotes-0-url": "/srv/dvc-store", "check_remotes-0-options": "{}",
+              "check_remotes-0-credential_env": '{"password": "DVC_PASS"}', "check_remotes-0-enabled": "on"}  # fmt: skip
+    form = {"name": "data", "location": str(repo), "root": "", "refs": "", "web_url": "", "enabled": "on", **remote}
+    response = client.post(f"/admin/dvc_sync/dvcsource/{dvc.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    event = AuditEvent.objects.get(action="source.changed", target_type="dvc_source")
+    assert event.target_id == str(dvc.pk) and event.before == {"remote": None}
+    assert event.after["remote"]["credential_env"] == {"password": "DVC_PASS"}  # the variable's name, never a value
