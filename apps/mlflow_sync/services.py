@@ -625,7 +625,10 @@ def _sync(source_id: int, *, full: bool, progress: Progress) -> dict[str, int]:
         counts.update(run_counts)
         progress(done=counts["runs_seen"], total=counts["runs_seen"], phase="registry")
         read_started = timezone.now()
-        writes_at_read = MlflowSource.objects.values_list("registry_writes", flat=True).get(pk=source.pk)
+        # One read of the source's registry marks: the promotions' write counter, and whether a baseline exists.
+        writes_at_read, baseline_at = MlflowSource.objects.values_list("registry_writes", "registry_baseline_at").get(
+            pk=source.pk
+        )
         if registry_sql:
             if registry_uri != source.tracking_uri or not tracking_sql:
                 store = stack.enter_context(SqlStore(registry_uri, username=user, password=password))
@@ -637,7 +640,7 @@ def _sync(source_id: int, *, full: bool, progress: Progress) -> dict[str, int]:
         # Every alias is re-read each sync (an alias move touches no timestamp); the mirror is written only when
         # what was read differs from what the last sync wrote.
         digest = _registry_digest(registry)
-        first = MlflowSource.objects.filter(pk=source.pk, registry_baseline_at__isnull=True).exists()
+        first = baseline_at is None
         if full or first or digest != source.sync_state.get("registry", {}).get("digest"):
             counts.update(_write_registry(source, registry, read_started=read_started, writes_at_read=writes_at_read))
             _link_versions_to_runs(source)
